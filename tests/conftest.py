@@ -1,0 +1,117 @@
+"""Shared fixtures: a fresh zhimei home per test, on SQLite by default or PostgreSQL with --db postgres."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = (ROOT.parent / "shared").resolve()
+SAMPLES = ROOT / "samples"
+PG_ADMIN_URL = os.environ.get("ZHIMEI_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("ZHIMEI_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+IN_CI = bool(os.environ.get("CI"))
+
+
+def pytest_addoption(parser):
+    parser.addoption("--db", default="sqlite", choices=["sqlite", "postgres"], help="database for the suite")
+
+
+def need_service(ok: bool, what: str) -> None:
+    """Skip when a service is missing, except in CI, where a missing service fails the test."""
+    if not ok:
+        if IN_CI or os.environ.get("ZHIMEI_TEST_REQUIRE_SERVICES"):
+            pytest.fail(f"{what} is required in CI but is not reachable")
+        pytest.skip(f"{what} not reachable")
+
+
+def _pg_reachable() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL.replace("+psycopg", ""), connect_timeout=3):
+            return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def pg_database(request):
+    """A throwaway PostgreSQL database for this test session (only with --db postgres)."""
+    if request.config.getoption("--db") != "postgres":
+        yield None
+        return
+    import psycopg
+
+    need_service(_pg_reachable(), "PostgreSQL")
+    name = f"zhimei_test_{uuid.uuid4().hex[:8]}"
+    admin = PG_ADMIN_URL.replace("+psycopg", "")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    yield url
+    from zhimei.store.db import reset_engine
+
+    reset_engine()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def zhome(tmp_path, monkeypatch, pg_database):
+    """A fresh ZHIMEI_HOME with a migrated, empty database; returns the home path."""
+    home = tmp_path / "zhimei-home"
+    monkeypatch.setenv("ZHIMEI_HOME", str(home))
+    for var in list(os.environ):
+        if var.startswith("ZHIMEI_") and var not in ("ZHIMEI_HOME", "ZHIMEI_DEBUG") and not var.startswith(
+            "ZHIMEI_TEST_"
+        ):
+            monkeypatch.delenv(var)
+    monkeypatch.setenv("ZHIMEI_JOB_BACKOFF_SECONDS", "0")
+    if pg_database:
+        monkeypatch.setenv("ZHIMEI_DATABASE_URL", pg_database)
+    from zhimei.settings import reset_settings
+    from zhimei.store import migrate
+
+    reset_settings()
+    migrate()
+    if pg_database:
+        _truncate_all()
+    yield home
+    reset_settings()
+
+
+def _truncate_all() -> None:
+    from sqlalchemy import text
+
+    from zhimei.store.db import get_engine
+    from zhimei.store.models import Base
+
+    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with get_engine().begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(scope="session")
+def sample_video() -> Path:
+    """The bundled sample clip (speech + hard cuts)."""
+    p = SAMPLES / "newsroom-sample.mp4"
+    assert p.exists(), "samples/newsroom-sample.mp4 is missing; run scripts/make_samples.py"
+    return p
+
+
+@pytest.fixture(scope="session")
+def ffmpeg() -> str:
+    path = shutil.which("ffmpeg")
+    assert path, "ffmpeg is required (apt-get install ffmpeg)"
+    return path
+
+
+def run_ffmpeg(*args: str) -> None:
+    """Run ffmpeg quietly; raise on error."""
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *args], check=True)

@@ -1,0 +1,1 @@
+"""zhimei.distribute (capabilities arrive with their issues)."""

@@ -1,0 +1,1 @@
+"""zhimei.insight (capabilities arrive with their issues)."""

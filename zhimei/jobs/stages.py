@@ -1,0 +1,114 @@
+"""The stage registry: pipeline stages register by name (duplicates refused) with their dependencies."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from zhimei.jobs.context import StageContext
+
+__all__ = ["Stage", "StageRegistry", "registry", "stage", "load_stage_modules", "PermanentError"]
+
+
+class PermanentError(Exception):
+    """A failure that retrying cannot fix (corrupt media, unsupported input): fail at once."""
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A named unit of work on one asset; runs after the stages in `after` that apply to its kind."""
+
+    name: str
+    run: Callable[[StageContext], None]
+    kinds: frozenset[str]
+    after: tuple[str, ...] = ()
+    version: str = "1"
+    description: str = ""
+    priority: int = 100
+    max_attempts: int | None = None
+
+
+@dataclass
+class StageRegistry:
+    """Stages by name. Later issues add stages here without touching the runner."""
+
+    _stages: dict[str, Stage] = field(default_factory=dict)
+
+    def register(self, st: Stage) -> Stage:
+        """Add a stage; a second stage of the same name is refused."""
+        if st.name in self._stages:
+            raise ValueError(f"a stage named {st.name!r} is already registered")
+        self._stages[st.name] = st
+        return st
+
+    def unregister(self, name: str) -> None:
+        """Remove a stage (tests and plugins replacing one)."""
+        self._stages.pop(name, None)
+
+    def get(self, name: str) -> Stage:
+        """The stage of that name."""
+        try:
+            return self._stages[name]
+        except KeyError:
+            raise KeyError(f"no stage named {name!r}; known: {sorted(self._stages)}") from None
+
+    def names(self) -> list[str]:
+        """Every registered stage name."""
+        return sorted(self._stages)
+
+    def graph_for(self, kind: str) -> list[Stage]:
+        """Stages that apply to an asset kind, in dependency order; unknown dependencies are refused."""
+        applicable = {n: s for n, s in self._stages.items() if kind in s.kinds}
+        order: list[Stage] = []
+        state: dict[str, int] = {}
+
+        def visit(name: str, path: tuple[str, ...]) -> None:
+            if state.get(name) == 2:
+                return
+            if state.get(name) == 1:
+                raise ValueError(f"stage dependency cycle: {' -> '.join(path + (name,))}")
+            state[name] = 1
+            for dep in applicable[name].after:
+                if dep not in self._stages:
+                    raise ValueError(f"stage {name!r} depends on unknown stage {dep!r}")
+                if dep in applicable:
+                    visit(dep, path + (name,))
+            state[name] = 2
+            order.append(applicable[name])
+
+        for name in sorted(applicable, key=lambda n: (applicable[n].priority, n)):
+            visit(name, ())
+        return order
+
+    def deps_for(self, st: Stage, kind: str) -> list[str]:
+        """The dependencies of `st` that apply to `kind`."""
+        return [d for d in st.after if d in self._stages and kind in self._stages[d].kinds]
+
+
+registry = StageRegistry()
+_loaded: set[str] = set()
+
+
+def stage(name: str, *, kinds: tuple[str, ...] | frozenset[str], after: tuple[str, ...] = (),
+          version: str = "1", priority: int = 100, max_attempts: int | None = None):
+    """Decorator: register a function as a pipeline stage."""
+
+    def deco(fn: Callable[[StageContext], None]) -> Callable[[StageContext], None]:
+        registry.register(Stage(name=name, run=fn, kinds=frozenset(kinds), after=tuple(after),
+                                version=version, description=(fn.__doc__ or "").strip().split("\n")[0],
+                                priority=priority, max_attempts=max_attempts))
+        return fn
+
+    return deco
+
+
+def load_stage_modules(modules: list[str]) -> StageRegistry:
+    """Import the modules that register stages (each once)."""
+    for mod in modules:
+        if mod not in _loaded:
+            importlib.import_module(mod)
+            _loaded.add(mod)
+    return registry

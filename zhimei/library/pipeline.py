@@ -1,0 +1,8 @@
+"""The library's stage graph. Importing this module registers every built-in library stage.
+
+video/audio: probe → normalize → shots → keyframes (shots/keyframes for video only)
+image:       image_meta (EXIF/XMP, pHash near-duplicates, thumbnail)
+article:     extract_text (paragraph segments from HTML, Markdown, TXT, DOCX, PDF, NINJS, NewsML-G2)
+"""
+
+from zhimei.library import media_stages, text_stages  # noqa: F401  (registration on import)

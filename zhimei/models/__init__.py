@@ -1,0 +1,1 @@
+"""zhimei.models (capabilities arrive with their issues)."""

@@ -1,0 +1,1 @@
+"""zhimei.review (capabilities arrive with their issues)."""

@@ -1,0 +1,159 @@
+"""Settings, declared once: types, defaults and help drive validation, the CLI and docs/settings.md.
+
+Values come from environment variables prefixed ``ZHIMEI_`` or from a TOML settings file
+(``ZHIMEI_SETTINGS_FILE``, else ``$ZHIMEI_HOME/settings.toml`` when it exists).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings", "reset_settings", "settings_markdown"]
+
+
+def _default_home() -> Path:
+    return Path(os.environ.get("ZHIMEI_HOME", "~/.zhimei")).expanduser()
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """Reads the settings file; environment variables take precedence over it."""
+
+    def _path(self) -> Path | None:
+        explicit = os.environ.get("ZHIMEI_SETTINGS_FILE")
+        if explicit:
+            return Path(explicit).expanduser()
+        candidate = _default_home() / "settings.toml"
+        return candidate if candidate.exists() else None
+
+    def get_field_value(self, field, field_name):  # pragma: no cover - not used by pydantic here
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = self._path()
+        if path is None:
+            return {}
+        if not path.exists():
+            raise ValueError(f"settings file {path} does not exist")
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+        return {k: v for k, v in data.items() if k in self.settings_cls.model_fields}
+
+
+class Settings(BaseSettings):
+    """Every zhimei setting. Environment: ``ZHIMEI_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="ZHIMEI_", extra="ignore", validate_default=True)
+
+    home: Path = Field(default_factory=_default_home, description="Data folder: database, blobs, scratch.")
+    database_url: str = Field(
+        "",
+        description="SQLAlchemy URL. Empty: SQLite (WAL) at $HOME/zhimei.db. "
+        "Scale: postgresql+psycopg://user@host/db.",
+    )
+    blob_backend: Literal["local", "s3"] = Field("local", description="Where blobs live: local disk or S3.")
+    blob_dir: Path | None = Field(None, description="Local blob folder (default $HOME/blobs).")
+    s3_endpoint_url: str = Field("", description="S3-compatible endpoint URL (empty: AWS default).")
+    s3_bucket: str = Field("zhimei", description="S3 bucket for blobs.")
+    s3_prefix: str = Field("blobs/", description="Key prefix inside the bucket.")
+    s3_region: str = Field("us-east-1", description="S3 region.")
+    s3_access_key: str = Field("", description="S3 access key (empty: the boto3 default chain).")
+    s3_secret_key: str = Field("", description="S3 secret key.")
+    job_backend: Literal["embedded", "celery"] = Field(
+        "embedded", description="embedded: in-process workers; celery: Celery workers over the broker."
+    )
+    celery_broker_url: str = Field("redis://127.0.0.1:6379/0", description="Celery broker URL.")
+    celery_queue: str = Field("zhimei", description="Celery queue name.")
+    workers: int = Field(1, ge=0, le=64, description="Embedded worker threads started by `zhimei serve`.")
+    job_lease_seconds: float = Field(60.0, gt=0, description="A running job's lease; renewed by heartbeat.")
+    job_max_attempts: int = Field(3, ge=1, le=20, description="Attempts before a job is marked failed.")
+    job_backoff_seconds: float = Field(2.0, ge=0, description="Retry backoff base (doubles per attempt).")
+    job_poll_seconds: float = Field(0.5, gt=0, description="How often an idle worker looks for work.")
+    stage_modules: list[str] = Field(
+        default_factory=lambda: ["zhimei.library.pipeline"],
+        description="Modules imported to register pipeline stages.",
+    )
+    max_upload_bytes: int = Field(2 * 1024**3, gt=0, description="Largest single file accepted.")
+    max_request_bytes: int = Field(4 * 1024**3, gt=0, description="Largest upload request accepted.")
+    max_image_pixels: int = Field(200_000_000, gt=0, description="Images above this many pixels are refused.")
+    max_gif_frames: int = Field(2000, gt=0, description="Animated images with more frames are refused.")
+    max_text_bytes: int = Field(50 * 1024**2, gt=0, description="Largest article/text file accepted.")
+    proxy_height: int = Field(480, ge=144, le=2160, description="Height of the proxy MP4 rendition.")
+    proxy_crf: int = Field(26, ge=0, le=51, description="x264 CRF of the proxy rendition.")
+    proxy_preset: str = Field("veryfast", description="x264 preset of the proxy rendition.")
+    thumbnail_width: int = Field(320, ge=32, le=1920, description="Width of thumbnails.")
+    shot_threshold: float = Field(3.0, gt=0, description="AdaptiveDetector threshold for hard cuts.")
+    shot_min_seconds: float = Field(0.5, ge=0, description="Shortest shot length.")
+    shot_dark_level: float = Field(12.0, ge=0, description="Mean pixel level below which a frame is black.")
+    near_duplicate_distance: int = Field(6, ge=0, le=64, description="pHash Hamming distance for near-dups.")
+    feed_poll_seconds: float = Field(900.0, gt=0, description="Default RSS/Atom poll interval.")
+    http_timeout_seconds: float = Field(30.0, gt=0, description="Timeout fetching URLs and feeds.")
+    host: str = Field("127.0.0.1", description="Web app bind address.")
+    port: int = Field(8000, ge=1, le=65535, description="Web app port.")
+
+    @field_validator("home", mode="before")
+    @classmethod
+    def _expand_home(cls, v: Any) -> Any:
+        return Path(v).expanduser() if isinstance(v, str) else v
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings):
+        return (init_settings, env_settings, _TomlSource(settings_cls))
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL in effect."""
+        return self.database_url or f"sqlite:///{self.home / 'zhimei.db'}"
+
+    @property
+    def blob_path(self) -> Path:
+        """Local blob folder in effect."""
+        return self.blob_dir or self.home / "blobs"
+
+    @property
+    def scratch_path(self) -> Path:
+        """Per-job scratch space."""
+        return self.home / "scratch"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once; `reset_settings` re-reads)."""
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget cached settings (and everything built from them)."""
+    get_settings.cache_clear()
+    from zhimei.store import db
+
+    db.reset_engine()
+
+
+def settings_markdown() -> str:
+    """docs/settings.md, generated from the declarations above."""
+    lines = [
+        "# Settings",
+        "",
+        "Generated by `zhimei settings --markdown` from `zhimei/settings.py`; do not edit by hand.",
+        "Set each as an environment variable `ZHIMEI_<NAME>` or as `name = value` in the TOML settings "
+        "file (`ZHIMEI_SETTINGS_FILE`, else `$ZHIMEI_HOME/settings.toml`).",
+        "",
+        "| variable | type | default | meaning |",
+        "|---|---|---|---|",
+    ]
+    for name, field in Settings.model_fields.items():
+        ann = getattr(field.annotation, "__name__", None) or str(field.annotation).replace("typing.", "")
+        if field.default_factory is not None:
+            default = "(computed)" if name == "home" else repr(field.default_factory())
+        else:
+            default = repr(field.default)
+        lines.append(f"| `ZHIMEI_{name.upper()}` | `{ann}` | `{default}` | {field.description} |")
+    return "\n".join(lines) + "\n"

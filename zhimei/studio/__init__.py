@@ -1,0 +1,1 @@
+"""zhimei.studio (capabilities arrive with their issues)."""
