@@ -241,7 +241,7 @@ def _ancestors(job: Job, siblings: dict[str, Job]) -> set[str]:
 
 
 def refresh_asset_status(session: Session, asset_id: int | None) -> None:
-    """Derive the asset's status from its jobs: failed > processing > ready."""
+    """Derive the asset's status from its jobs: failed or cancelled > processing > ready."""
     if asset_id is None:
         return
     asset = session.get(Asset, asset_id)
@@ -252,5 +252,8 @@ def refresh_asset_status(session: Session, asset_id: int | None) -> None:
         asset.status = "failed"
     elif statuses & set(ACTIVE):
         asset.status = "processing"
-    elif statuses <= {"done"} or statuses <= {"done", "cancelled"}:
-        asset.status = "ready" if "done" in statuses or not statuses else asset.status
+    elif "cancelled" in statuses:
+        asset.status = "failed"
+        asset.failure_reason = asset.failure_reason or "processing was cancelled"
+    else:
+        asset.status = "ready"

@@ -20,12 +20,21 @@ _factory: sessionmaker[Session] | None = None
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    # Take transactions into our own hands (pysqlite's implicit BEGIN is deferred and late).
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
+
+
+def _sqlite_begin(conn) -> None:
+    # IMMEDIATE takes the write lock up front, so a read-then-write transaction never fails with
+    # SQLITE_BUSY when another connection committed in between (busy_timeout then simply waits).
+    # Keep sessions short: never hold one open while streaming or running a tool.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def get_engine() -> Engine:
@@ -39,6 +48,7 @@ def get_engine() -> Engine:
                 s.home.mkdir(parents=True, exist_ok=True)
                 _engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
                 event.listen(_engine, "connect", _sqlite_pragmas)
+                event.listen(_engine, "begin", _sqlite_begin)
             else:
                 _engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
             _factory = sessionmaker(_engine, expire_on_commit=False)
