@@ -73,6 +73,7 @@ def zhome(tmp_path, monkeypatch, pg_database):
         ):
             monkeypatch.delenv(var)
     monkeypatch.setenv("ZHIMEI_JOB_BACKOFF_SECONDS", "0")
+    monkeypatch.setenv("ZHIMEI_FETCH_PRIVATE_URLS", "1")  # tests serve URLs from 127.0.0.1
     if pg_database:
         monkeypatch.setenv("ZHIMEI_DATABASE_URL", pg_database)
     from zhimei.settings import reset_settings

@@ -40,7 +40,7 @@ def list_assets(session: Session, *, kind: str | None = None, status: str | None
     if source:
         stmt = stmt.where(Asset.source == source)
     if q:
-        stmt = stmt.where(Asset.title.contains(q[:200], autoescape=True))
+        stmt = stmt.where(Asset.title.icontains(q[:200], autoescape=True))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.scalars(stmt.order_by(Asset.id.desc()).limit(max(1, min(limit, 500))).offset(max(0, offset)))
     assets = list(rows)
