@@ -405,10 +405,21 @@ def settings(markdown: bool = typer.Option(False, "--markdown", help="Print docs
     s = get_settings()
     for name in type(s).model_fields:
         value = getattr(s, name)
-        if "secret" in name and value:
+        if any(word in name for word in ("secret", "key", "password", "token")) and value:
             value = "***"
         console.print(f"ZHIMEI_{name.upper()}={value}")
 
 
+def main() -> None:
+    """Entry point: bad settings print one clear line and exit 2 instead of a traceback."""
+    from zhimei.settings import SettingsError
+
+    try:
+        app()
+    except SettingsError as exc:
+        err.print(f"[red]{exc}[/red]")
+        sys.exit(2)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    app()
+    main()

@@ -192,8 +192,10 @@ class S3BlobStore(BlobStore):
 
     def __init__(self, settings: Settings):
         import boto3
+        from botocore.config import Config
 
-        kwargs: dict = {"region_name": settings.s3_region}
+        kwargs: dict = {"region_name": settings.s3_region,
+                        "config": Config(retries={"mode": "standard", "max_attempts": 10})}
         if settings.s3_endpoint_url:
             kwargs["endpoint_url"] = settings.s3_endpoint_url
         if settings.s3_access_key:
