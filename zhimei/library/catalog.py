@@ -93,4 +93,9 @@ def asset_detail(session: Session, asset_id: int) -> dict[str, Any] | None:
         "children": list(session.scalars(select(Asset.id).where(Asset.parent_id == asset_id))),
         "jobs": asset_jobs(session, asset_id),
     })
+    # understanding: tags with who/when, people and faces, entities, tag history, safety, embeddings
+    from zhimei.library.understand.catalogue import asset_tags, understanding
+
+    out["tags"] = asset_tags(session, asset_id)
+    out.update(understanding(session, asset_id))
     return out

@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -23,7 +24,9 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "Base", "Asset", "Rendition", "Segment", "Shot", "Keyframe", "Tag", "Person", "Job", "ApiToken",
-    "Feed", "utcnow", "ASSET_KINDS", "ASSET_STATUSES", "JOB_STATUSES", "SEGMENT_KINDS", "ROLES",
+    "Feed", "Face", "Entity", "TagChange", "Topic", "Embedding", "SafetyScore", "utcnow",
+    "ASSET_KINDS", "ASSET_STATUSES", "JOB_STATUSES", "SEGMENT_KINDS", "ROLES",
+    "ENTITY_KINDS", "TAG_ORIGINS",
 ]
 
 ASSET_KINDS = ("article", "image", "audio", "video")
@@ -31,6 +34,8 @@ ASSET_STATUSES = ("pending", "processing", "ready", "failed")
 SEGMENT_KINDS = ("transcript", "ocr", "paragraph", "caption")
 JOB_STATUSES = ("blocked", "queued", "running", "done", "failed", "cancelled")
 ROLES = ("viewer", "reviewer", "editor", "admin")
+ENTITY_KINDS = ("PER", "LOC", "ORG", "TIME")
+TAG_ORIGINS = ("user", "auto", "topic")
 
 
 class UTCDateTime(TypeDecorator):
@@ -177,13 +182,19 @@ class Tag(Base):
 
 
 class Person(Base):
-    """A person known to the library (faces and names come with the understanding issue)."""
+    """A person known to the library: a cluster of faces, named (or not) by an editor."""
 
     __tablename__ = "person"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    thumb_sha: Mapped[str | None] = mapped_column(String(64), index=True)
+    named_by: Mapped[str] = mapped_column(String(100), default="")
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    face_count: Mapped[int] = mapped_column(Integer, default=0)
+    centroid: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """Mean face descriptor (float32) of the person's faces, for incremental clustering."""
 
 
 class Job(Base):
@@ -243,3 +254,110 @@ class Feed(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# ---------------------------------------------------------------- understanding (migration 0002)
+
+class Face(Base):
+    """A face seen in an image or a video keyframe, with its descriptor and the person it belongs to."""
+
+    __tablename__ = "face"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("asset.id", ondelete="CASCADE"), index=True)
+    shot_seq: Mapped[int | None] = mapped_column(Integer)
+    """The keyframe's shot (video); None for an image."""
+    time: Mapped[float | None] = mapped_column(Float)
+    x: Mapped[int] = mapped_column(Integer)
+    y: Mapped[int] = mapped_column(Integer)
+    w: Mapped[int] = mapped_column(Integer)
+    h: Mapped[int] = mapped_column(Integer)
+    frame_width: Mapped[int | None] = mapped_column(Integer)
+    frame_height: Mapped[int | None] = mapped_column(Integer)
+    score: Mapped[float | None] = mapped_column(Float)
+    descriptor: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """float32 vector from the faces backend (128-d for dlib)."""
+    model: Mapped[str] = mapped_column(String(100), default="")
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"), index=True)
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    """A person put this face in its person (split/merge): re-clustering keeps it there."""
+    thumb_sha: Mapped[str | None] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Entity(Base):
+    """A named entity (PER, LOC, ORG, TIME) found in a segment's text (offsets into that text) or the title."""
+
+    __tablename__ = "entity"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("asset.id", ondelete="CASCADE"), index=True)
+    segment_id: Mapped[int | None] = mapped_column(ForeignKey("segment.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str] = mapped_column(String(16), default="")
+    """The segment kind the entity came from, or "title"."""
+    kind: Mapped[str] = mapped_column(String(8), index=True)
+    text: Mapped[str] = mapped_column(String(500))
+    norm: Mapped[str] = mapped_column(String(500), index=True)
+    char_start: Mapped[int | None] = mapped_column(Integer)
+    char_end: Mapped[int | None] = mapped_column(Integer)
+    start: Mapped[float | None] = mapped_column(Float)
+    end: Mapped[float | None] = mapped_column(Float)
+
+
+class TagChange(Base):
+    """Who added or removed which tag on an asset, and when."""
+
+    __tablename__ = "tag_change"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("asset.id", ondelete="CASCADE"), index=True)
+    tag: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(8))
+    """add | remove"""
+    origin: Mapped[str] = mapped_column(String(32), default="user")
+    """The origin of the tag that was added or removed."""
+    who: Mapped[str] = mapped_column(String(100), default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class Topic(Base):
+    """The controlled topic vocabulary (admins edit it); assets get topic tags from its keywords."""
+
+    __tablename__ = "topic"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    name_en: Mapped[str] = mapped_column(String(100), default="")
+    keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("topic.id", ondelete="SET NULL"))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_by: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class Embedding(Base):
+    """A dense text vector (float32, L2-normalised) of a segment or a whole asset, per embedding model."""
+
+    __tablename__ = "embedding"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_kind: Mapped[str] = mapped_column(String(16))
+    """segment | asset"""
+    owner_id: Mapped[int] = mapped_column(Integer)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("asset.id", ondelete="CASCADE"), index=True)
+    segment_id: Mapped[int | None] = mapped_column(ForeignKey("segment.id", ondelete="CASCADE"), index=True)
+    model: Mapped[str] = mapped_column(String(100))
+    dim: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    __table_args__ = (UniqueConstraint("owner_kind", "owner_id", "model", name="uq_embedding_owner_model"),
+                      Index("ix_embedding_model_kind", "model", "owner_kind"))
+
+
+class SafetyScore(Base):
+    """Image-safety scores of an image or of one video keyframe."""
+
+    __tablename__ = "safety_score"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("asset.id", ondelete="CASCADE"), index=True)
+    shot_seq: Mapped[int | None] = mapped_column(Integer)
+    time: Mapped[float | None] = mapped_column(Float)
+    scores: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    max_score: Mapped[float] = mapped_column(Float, default=0.0, index=True)
+    model: Mapped[str] = mapped_column(String(100), default="")

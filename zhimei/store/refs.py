@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from zhimei.store.blobs import BlobStore, LocalBlobStore
-from zhimei.store.models import Job, Keyframe, Rendition
+from zhimei.store.models import Face, Job, Keyframe, Person, Rendition
 
 __all__ = ["referenced_blobs", "collect_garbage"]
 
@@ -19,6 +19,8 @@ def referenced_blobs(session: Session) -> set[str]:
     refs: set[str] = set(session.scalars(select(Rendition.blob_sha)))
     for blob, thumb in session.execute(select(Keyframe.blob_sha, Keyframe.thumb_sha)):
         refs.update((blob, thumb))
+    for model in (Face, Person):  # face-crop thumbnails (understanding)
+        refs.update(sha for sha in session.scalars(select(model.thumb_sha).where(model.thumb_sha.is_not(None))))
     for staged in session.scalars(select(Job.staged_blobs).where(Job.status == "running")):
         refs.update(staged or [])
     return refs

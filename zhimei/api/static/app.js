@@ -39,6 +39,10 @@
     }
   });
 
+  // /assets/N?t=12.5 (from a person's appearances): start the player there
+  var startAt = parseFloat(new URLSearchParams(window.location.search).get("t"));
+  if (isFinite(startAt) && startAt >= 0) seek(startAt);
+
   // highlight the shot and the segment under the playhead
   var player = document.getElementById("player");
   if (player) {

@@ -1,0 +1,187 @@
+"""Speech recognition with the packaged whisper-base: real dev recordings, silence, long audio, bad input,
+and the transcript normaliser used for scoring."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from zhimei.models import ModelError, get_backend
+from zhimei.models.asr_whisper import clean_segment_text, is_hallucination
+from zhimei.models.audio import read_windows
+from zhimei.models.textnorm import normalize_en, normalize_zh, score_tokens, to_simplified
+
+SPEECH = (Path(__file__).resolve().parents[2] / "shared" / "eval-dev" / "speech").resolve()
+JFK = SPEECH / "jfk.wav"
+ZH = SPEECH / "funasr_sample_zh.wav"
+
+
+@pytest.fixture(scope="module")
+def asr(tmp_path_factory):
+    from zhimei.models import reset_backends
+    from zhimei.settings import get_settings
+
+    old = os.environ.get("ZHIMEI_HOME")
+    os.environ["ZHIMEI_HOME"] = str(tmp_path_factory.mktemp("zhome"))
+    get_settings.cache_clear()
+    reset_backends()
+    yield get_backend("asr")
+    if old is None:
+        os.environ.pop("ZHIMEI_HOME", None)
+    else:
+        os.environ["ZHIMEI_HOME"] = old
+    get_settings.cache_clear()
+    reset_backends()
+
+
+def _ffmpeg(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args], check=True)
+
+
+# ---------------------------------------------------------------- real speech
+def test_jfk_english(asr):
+    seen = []
+    t = asr.transcribe(JFK, language="en", progress=seen.append)
+    assert "ask not what your country can do for you" in t.text.lower().replace(",", "")
+    assert t.language == "en" and t.segments
+    words = [w for s in t.segments for w in s.words]
+    assert words and all(0 <= w.start <= w.end <= 11.1 for w in words)
+    assert all(a.start <= b.start for a, b in zip(t.segments, t.segments[1:], strict=False))
+    assert seen and seen[-1] == pytest.approx(1.0) and seen == sorted(seen)
+
+
+def test_language_detected_when_not_given(asr):
+    t = asr.transcribe(JFK)
+    assert t.language == "en" and t.language_probability > 0.5
+    assert "country" in t.text.lower()
+
+
+def test_chinese_comes_out_simplified(asr):
+    t = asr.transcribe(ZH, language="zh")
+    assert t.language == "zh"
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in t.text)
+    assert to_simplified(t.text) == t.text  # no Traditional characters left
+    assert t.text.startswith("我想问"), t.text
+    for w in (w for s in t.segments for w in s.words):
+        assert to_simplified(w.text) == w.text
+
+
+def test_hotwords_are_accepted(asr):
+    t = asr.transcribe(ZH, language="zh", hotwords=["滨海新区"])
+    assert "新区" in t.text
+
+
+def test_silence_gives_an_honest_empty_transcript(asr, tmp_path):
+    silence = tmp_path / "silence.wav"
+    _ffmpeg("-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "6", "-c:a", "pcm_s16le", str(silence))
+    t = asr.transcribe(silence)
+    assert t.segments == [] and t.text == "" and t.language is None
+    assert t.duration == pytest.approx(6.0, abs=0.05)
+
+
+def test_tone_is_not_speech(asr, tmp_path):
+    tone = tmp_path / "tone.wav"
+    _ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=16000", "-t", "5", str(tone))
+    assert asr.transcribe(tone, language="en").segments == []
+
+
+def test_compressed_input_is_converted(asr, tmp_path):
+    mp3 = tmp_path / "jfk.mp3"
+    _ffmpeg("-i", str(JFK), "-ar", "44100", "-ac", "2", "-b:a", "96k", str(mp3))
+    t = asr.transcribe(mp3, language="en")
+    assert "your country" in t.text.lower()
+    assert not list(tmp_path.glob("zhimei-audio-*"))
+
+
+def test_bad_audio_is_refused_clearly(asr, tmp_path):
+    junk = tmp_path / "junk.mp3"
+    junk.write_bytes(b"ID3\x03\x00\x00\x00garbage" * 50)
+    with pytest.raises(ModelError, match="junk.mp3"):
+        asr.transcribe(junk)
+    with pytest.raises(ModelError, match="not found"):
+        asr.transcribe(tmp_path / "nothing.wav")
+    with pytest.raises(ModelError, match="language"):
+        asr.transcribe(JFK, language="klingon")
+
+
+@pytest.mark.slow
+def test_long_audio_is_windowed(asr, tmp_path, monkeypatch):
+    """A 75 s recording read in 60 s windows: both copies of the speech found, times in order and in range."""
+    long = tmp_path / "long.wav"
+    _ffmpeg("-i", str(JFK), "-f", "lavfi", "-t", "53", "-i", "anullsrc=r=16000:cl=mono", "-i", str(JFK),
+            "-filter_complex", "[0:a][1:a][2:a]concat=n=3:v=0:a=1", "-ar", "16000", "-ac", "1", str(long))
+    monkeypatch.setattr(asr.settings, "asr_window_seconds", 60.0)
+    t = asr.transcribe(long, language="en")
+    assert t.text.lower().count("your country") >= 3, t.text
+    starts = [s.start for s in t.segments]
+    assert starts == sorted(starts) and t.segments[-1].end <= t.duration + 0.5
+    assert any(s.start > 60 for s in t.segments)
+
+
+# ---------------------------------------------------------------- windows, clean-up, scoring
+def test_windows_cover_the_file_exactly(tmp_path):
+    path = tmp_path / "tone.wav"
+    sr = 16000
+    x = (np.sin(np.arange(sr * 130) / 7) * 8000 * (np.arange(sr * 130) % (sr * 3) > sr)).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(sr)
+        w.writeframes(x.tobytes())
+    windows = list(read_windows(path, window_seconds=60, search_seconds=10))
+    assert len(windows) == 3
+    assert sum(len(a) for _, a in windows) == len(x)
+    offset = 0.0
+    for start, audio in windows:
+        assert start == pytest.approx(offset) and len(audio) <= 60 * sr
+        offset += len(audio) / sr
+    # cuts land in the quiet stretch (the first second of each 3 s period is silent)
+    for start, _ in windows[1:]:
+        assert (start * sr) % (sr * 3) <= sr
+
+
+def test_segment_clean_up():
+    assert clean_segment_text("我想問,我在濱海新區有房", "zh") == "我想问，我在滨海新区有房"
+    assert clean_segment_text(" Hello, world. ", "en") == "Hello, world."
+    assert is_hallucination("字幕由Amara.org社区提供", -0.2, 0.1)
+    assert is_hallucination("Thank you for watching.", -0.8, 0.5)
+    assert not is_hallucination("Thank you, Mr. President.", -0.2, 0.05)
+
+
+def test_scoring_normaliser():
+    assert normalize_en("Mr. Smith paid $5 in 1995.") == ["mister", "smith", "paid", "five", "dollars", "in",
+                                                          "nineteen", "ninety", "five"]
+    assert normalize_en("IT WAS THE FIRST") == normalize_en("It was the 1st")
+    assert "".join(normalize_zh("2012年營收增長10%，達3.5億元")) == "二零一二年营收增长百分之十达三点五亿元"
+    assert "".join(normalize_zh("共105人，20001元")) == "共一百零五人二万零一元"
+    assert score_tokens("我想问我在滨海新区有房", "我想问，我在冰台新区有房。", "zh") == (2, 11)
+    assert score_tokens("ask not what your country", "Ask not, what your country!", "en") == (0, 5)
+
+
+# ---------------------------------------------------------------- Chinese homophone correction
+def test_homophone_correction_fixes_unsure_characters_only():
+    from zhimei.models.zh_correct import get_corrector
+
+    c = get_corrector()
+    text = "农民说今年的甘汉导致粮食减产"
+    unsure = [0.95] * 6 + [0.3] * 2 + [0.95] * 6
+    assert c.correct(text, unsure) == "农民说今年的干旱导致粮食减产"
+    assert c.correct(text, [0.99] * len(text)) == text  # the recogniser was sure: left alone
+    assert c.correct("救援人员仍在匪序中搜寻性存者", [0.4] * 14) == "救援人员仍在废墟中搜寻幸存者"
+    clean = "国务院总理李强在人民大会堂作政府工作报告"
+    assert c.correct(clean, [0.4] * len(clean)) == clean  # correct text stays correct
+    assert c.correct("Hello 世界 2026", None) == "Hello 世界 2026"
+
+
+def test_hotwords_are_preferred_and_protected():
+    from zhimei.models.zh_correct import get_corrector
+
+    c = get_corrector()
+    # a name from the archive wins over a same-sounding common word, and is never rewritten
+    assert c.correct("记者采访了王刚", [0.3] * 7, hotwords=["汪钢"]) == "记者采访了汪钢"
+    assert c.correct("记者采访了汪钢", [0.3] * 7, hotwords=["汪钢"]) == "记者采访了汪钢"

@@ -1,0 +1,58 @@
+"""`zhimei models`: every model backend with readiness, licence and measured speed."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["models_app"]
+
+models_app = typer.Typer(help="Model backends: what is ready here, licences, measured speeds.",
+                         invoke_without_command=True)
+console = Console()
+
+
+@models_app.callback(invoke_without_command=True)
+def models(
+    ctx: typer.Context,
+    measure: bool = typer.Option(False, "--measure", help="Measure the selected local backends now (slow)."),
+    measure_all: bool = typer.Option(False, "--measure-all", help="Measure every ready local backend."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """List every backend: capability, name, ready (or why not), licence, measured speed."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from zhimei.models import get_backend, list_backends
+    from zhimei.models.base import ModelError, NotReady
+    from zhimei.models.speeds import load_speeds
+    from zhimei.models.speeds import measure as measure_one
+
+    rows = list_backends()
+    if measure or measure_all:
+        for r in rows:
+            if r.ready and not r.remote and (measure_all or r.selected):
+                console.print(f"measuring {r.capability}/{r.name} …", style="dim")
+                try:
+                    measure_one(get_backend(r.capability, r.name))
+                except (ModelError, NotReady, OSError) as exc:
+                    console.print(f"  {r.capability}/{r.name}: {exc}", style="red")
+    speeds = load_speeds()
+    if as_json:
+        out = [{"capability": r.capability, "name": r.name, "selected": r.selected, "ready": r.ready,
+                "reason": r.reason, "licence": r.licence, "remote": r.remote,
+                "speed": speeds.get(f"{r.capability}/{r.name}", {}).get("speed")} for r in rows]
+        typer.echo(json.dumps(out, ensure_ascii=False, indent=1))
+        return
+    table = Table(title="model backends (* = selected in settings)")
+    for col in ("capability", "name"):
+        table.add_column(col, no_wrap=True)
+    for col in ("ready", "licence", "speed"):
+        table.add_column(col)
+    for r in rows:
+        speed = speeds.get(f"{r.capability}/{r.name}", {}).get("speed") or ("remote" if r.remote else "—")
+        ready = "[green]yes[/green]" if r.ready else f"[red]no[/red]: {r.reason}"
+        table.add_row(r.capability, ("* " if r.selected else "  ") + r.name, ready, r.licence, speed)
+    console.print(table)

@@ -1,0 +1,177 @@
+"""Homophone correction for Chinese speech-recognition output.
+
+whisper-base hears Mandarin syllables well but often writes the wrong characters for them
+(球队→球对, 干旱→甘汉, 暑假→属架). This pass re-reads a transcript as toneless pinyin and, where the
+recogniser itself was unsure of the characters, swaps a span for the dictionary word with the same
+pinyin when a word-frequency language model (jieba's dictionary) finds it far more likely.
+Names and terms passed as hotwords join the dictionary with a high weight and are never replaced.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+import threading
+import unicodedata
+from collections.abc import Sequence
+from functools import lru_cache
+
+__all__ = ["HomophoneCorrector", "get_corrector", "syllables"]
+
+_CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
+_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _readings_table() -> dict[int, tuple[str, ...]]:
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    table = {}
+    for code, value in pinyin_dict.items():
+        readings = []
+        for r in value.split(","):
+            plain = "".join(c for c in unicodedata.normalize("NFD", r) if not unicodedata.combining(c))
+            plain = plain.replace("ü", "v")
+            if plain and plain not in readings:
+                readings.append(plain)
+        table[code] = tuple(readings[:3])
+    return table
+
+
+def syllables(char: str) -> tuple[str, ...]:
+    """Toneless pinyin readings of one character (most common first); empty for non-Chinese."""
+    return _readings_table().get(ord(char), ())
+
+
+class HomophoneCorrector:
+    """Word-frequency model over jieba's dictionary with a toneless-pinyin index of 2–4-character words."""
+
+    def __init__(self, margin: float = 8.0, min_freq: int = 100, max_confidence: float = 0.6) -> None:
+        import jieba
+
+        jieba.setLogLevel(60)
+        jieba.initialize()
+        self.freq: dict[str, int] = jieba.dt.FREQ
+        self.log_total = math.log(jieba.dt.total)
+        self.margin = margin
+        self.min_freq = min_freq
+        self.max_confidence = max_confidence
+        self.index: dict[tuple[str, ...], tuple[str, int]] = {}
+        for word, f in self.freq.items():
+            if f >= min_freq and 2 <= len(word) <= 4 and _CJK_RUN.fullmatch(word):
+                self._index_word(word, f)
+
+    def _keys(self, word: str) -> list[tuple[str, ...]]:
+        """Pinyin keys a recognised span may stand for (each character's common readings)."""
+        options = [syllables(c) for c in word]
+        if not all(options):
+            return []
+        return list(itertools.islice(itertools.product(*options), 16))
+
+    def _index_word(self, word: str, f: int) -> None:
+        """Dictionary words are indexed under their most common reading only."""
+        key = tuple(syllables(c)[0] if syllables(c) else "" for c in word)
+        if "" in key:
+            return
+        cur = self.index.get(key)
+        if cur is None or cur[1] < f:
+            self.index[key] = (word, f)
+
+    def _logp(self, token: str) -> float:
+        f = self.freq.get(token, 0)
+        if f > 0:
+            return math.log(f) - self.log_total
+        return math.log(0.5) - self.log_total - 3.0 * (len(token) - 1)
+
+    def _candidate(self, span: str) -> tuple[str, int] | None:
+        best = None
+        for key in self._keys(span):
+            hit = self.index.get(key)
+            if hit and hit[0] != span and (best is None or hit[1] > best[1]):
+                best = hit
+        return best
+
+    def correct_run(self, text: str, confidence: Sequence[float] | None = None,
+                    hot: dict[str, int] | None = None) -> str:
+        """Best reading of one run of Chinese characters (Viterbi over words and same-pinyin swaps)."""
+        n = len(text)
+        if n < 2:
+            return text
+        hot = hot or {}
+        protected = [False] * n
+        for term in hot:
+            for m in re.finditer(re.escape(term), text):
+                for k in range(m.start(), m.end()):
+                    protected[k] = True
+        best: list[tuple[float, tuple[int, str] | None]] = [(-math.inf, None)] * (n + 1)
+        best[0] = (0.0, None)
+        for i in range(n):
+            base = best[i][0]
+            if base == -math.inf:
+                continue
+            for j in range(i + 1, min(n, i + 4) + 1):
+                span = text[i:j]
+                if j == i + 1 or span in self.freq or span in hot:
+                    s = base + (math.log(hot[span]) - self.log_total if span in hot else self._logp(span))
+                    if s > best[j][0]:
+                        best[j] = (s, (i, span))
+                if j - i < 2 or any(protected[i:j]) or span in hot:
+                    continue
+                if confidence is not None and min(confidence[i:j]) > self.max_confidence:
+                    continue  # the recogniser was sure of these characters
+                cand = self._candidate(span)
+                if cand is None:
+                    continue
+                s = base + math.log(cand[1]) - self.log_total - self.margin
+                if s > best[j][0]:
+                    best[j] = (s, (i, cand[0]))
+        out: list[str] = []
+        j = n
+        while j > 0:
+            i, word = best[j][1]  # type: ignore[misc]
+            out.append(word)
+            j = i
+        return "".join(reversed(out))
+
+    def correct(self, text: str, confidence: Sequence[float] | None = None,
+                hotwords: Sequence[str] = ()) -> str:
+        """Corrected text; ``confidence`` (one value per character of ``text``) limits changes to characters
+        the recogniser was unsure of; ``hotwords`` are preferred spellings that are never changed."""
+        hot = {h: 10 ** 6 for h in hotwords if h and _CJK_RUN.fullmatch(h)}
+        extra = {}
+        for h in hot:
+            key = tuple(syllables(c)[0] if syllables(c) else "" for c in h)
+            if "" not in key:
+                extra[key] = (h, 10 ** 6)
+
+        def fix(m: re.Match[str]) -> str:
+            conf = confidence[m.start():m.end()] if confidence is not None else None
+            if not extra:
+                return self.correct_run(m.group(0), conf, hot)
+            saved = {k: self.index.get(k) for k in extra}
+            self.index.update(extra)
+            try:
+                return self.correct_run(m.group(0), conf, hot)
+            finally:
+                for k, v in saved.items():
+                    if v is None:
+                        self.index.pop(k, None)
+                    else:
+                        self.index[k] = v
+
+        with _lock:
+            return _CJK_RUN.sub(fix, text)
+
+
+_instance: HomophoneCorrector | None = None
+
+
+def get_corrector() -> HomophoneCorrector:
+    """The shared corrector (built on first use: ~2 s)."""
+    global _instance
+    if _instance is None:
+        with _lock:
+            if _instance is None:
+                _instance = HomophoneCorrector()
+    return _instance
