@@ -24,6 +24,17 @@ app.add_typer(jobs_app, name="jobs")
 app.add_typer(asset_app, name="asset")
 app.add_typer(token_app, name="token")
 app.add_typer(feeds_app, name="feeds")
+
+
+def _mount_area_apps() -> None:
+    from zhimei.library.people_cli import people_app
+    from zhimei.models.cli import models_app
+
+    app.add_typer(models_app, name="models", help="Model backends: readiness, licence, speed.")
+    app.add_typer(people_app, name="people", help="People found by face clustering.")
+
+
+_mount_area_apps()
 console = Console()
 err = Console(stderr=True)
 
