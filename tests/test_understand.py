@@ -436,3 +436,26 @@ def test_a_three_hour_recording_is_transcribed_in_bounded_memory(zhome, tmp_path
         assert asset.meta["asr"]["segments"] == 0
     # the 16 kHz WAV alone is 345 MB (690 MB as float32): it is read in windows, never whole
     assert info["peak_kib"] < 1_200_000, info
+
+
+def test_people_cli_lists_names_and_refuses_bad_requests(zhome):
+    from zhimei.library.people_cli import people_app
+
+    with session_scope() as s:
+        a, b = Person(name=""), Person(name="")
+        s.add_all([a, b])
+        s.flush()
+        ids = (a.id, b.id)
+    runner = CliRunner()
+    out = runner.invoke(people_app, ["name", str(ids[0]), "李强", "--who", "desk"])
+    assert out.exit_code == 0 and "李强" in out.output
+    out = runner.invoke(people_app, ["list", "--json"])
+    assert out.exit_code == 0
+    listed = json.loads(out.output)
+    assert listed["total"] == 1 and listed["items"][0]["name"] == "李强" and listed["items"][0]["named_by"] == "desk"
+    out = runner.invoke(people_app, ["merge", str(ids[0]), str(ids[1])])
+    assert out.exit_code == 0
+    out = runner.invoke(people_app, ["show", str(ids[1])])
+    assert out.exit_code == 1 and f"no person {ids[1]}" in out.output
+    out = runner.invoke(people_app, ["split", "424242"])
+    assert out.exit_code == 1 and "no face 424242" in out.output
