@@ -116,3 +116,42 @@ def ffmpeg() -> str:
 def run_ffmpeg(*args: str) -> None:
     """Run ffmpeg quietly; raise on error."""
     subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
+
+
+CHROMIUM = os.environ.get("ZHIMEI_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture
+def client(zhome):
+    """An in-process API client (no embedded workers)."""
+    from fastapi.testclient import TestClient
+
+    from zhimei.api.app import create_app
+
+    with TestClient(create_app(workers=0)) as c:
+        yield c
+
+
+@pytest.fixture
+def tokens(zhome) -> dict[str, str]:
+    """One API token per role."""
+    from zhimei.store.models import ROLES
+    from zhimei.store.tokens import create_token
+
+    return {role: create_token(f"t-{role}", role) for role in ROLES}
+
+
+@pytest.fixture
+def browser():
+    """Headless Debian Chromium driven by Playwright (fails, not skips, in CI when missing)."""
+    need_service(bool(shutil.which(CHROMIUM)), f"Chromium at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()

@@ -17,7 +17,6 @@ from zhimei.jobs import drain, enqueue_pipeline
 from zhimei.settings import get_settings, reset_settings
 from zhimei.store import get_blob_store, session_scope
 from zhimei.store.models import ROLES, Asset, Job
-from zhimei.store.tokens import create_token
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -29,17 +28,6 @@ def article(words: str = "") -> bytes:
     tag = uuid.uuid4().hex
     body = "".join(f"<p>Paragraph {i} of the council budget story {tag} {words}.</p>" for i in range(40))
     return f"<!doctype html><html><head><title>Budget {tag}</title></head><body>{body}</body></html>".encode()
-
-
-@pytest.fixture
-def client(zhome):
-    with TestClient(create_app(workers=0)) as c:
-        yield c
-
-
-@pytest.fixture
-def tokens(zhome) -> dict[str, str]:
-    return {role: create_token(f"t-{role}", role) for role in ROLES}
 
 
 def _set_env(monkeypatch, **env: str) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import uuid
 
-import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -16,8 +15,7 @@ from zhimei.api.app import create_app
 from zhimei.api.auth import COOKIE_NAME, PUBLIC_PATHS, is_api_path, iter_routes, route_role
 from zhimei.settings import get_settings
 from zhimei.store import session_scope
-from zhimei.store.models import ROLES, Asset
-from zhimei.store.tokens import create_token
+from zhimei.store.models import Asset
 
 SAMPLE_PARAMS = {"sha": "0" * 64, "rendition_kind": "proxy", "name": "someone"}
 
@@ -30,17 +28,6 @@ def article(title: str = "") -> bytes:
     tag = uuid.uuid4().hex
     return (f"<html><head><title>{title or tag}</title></head><body>"
             + "".join(f"<p>Line {i} {tag}.</p>" for i in range(10)) + "</body></html>").encode()
-
-
-@pytest.fixture
-def client(zhome):
-    with TestClient(create_app(workers=0)) as c:
-        yield c
-
-
-@pytest.fixture
-def tokens(zhome) -> dict[str, str]:
-    return {role: create_token(f"t-{role}", role) for role in ROLES}
 
 
 def _concrete(path: str) -> str:

@@ -4,11 +4,7 @@ Screenshot: /tmp/zhimei-transcript.png."""
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
-from conftest import need_service
 from webserver import live_server
 
 import zhimei.jobs as jobs
@@ -17,25 +13,9 @@ from zhimei.store.tokens import create_token
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = os.environ.get("ZHIMEI_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
 # Functions, not bare expressions: the page's CSP (script-src 'self') forbids the eval of the latter.
 READY = "(n) => document.getElementById('player').readyState >= n"
 NEAR = "(t) => Math.abs(document.getElementById('player').currentTime - t) < 0.5"
-
-
-@pytest.fixture
-def browser():
-    need_service(bool(shutil.which(CHROMIUM)), f"Chromium at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def test_clicking_a_transcript_line_seeks_the_player(zhome, sample_video, browser):

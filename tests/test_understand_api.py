@@ -8,16 +8,14 @@ import uuid
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 from PIL import Image, ImageOps
 from sqlalchemy import select
 
 import zhimei.jobs as jobs
-from zhimei.api.app import create_app
 from zhimei.api.auth import csrf_token_for
 from zhimei.library.assets import ingest_bytes, ingest_file
 from zhimei.store import session_scope
-from zhimei.store.models import ROLES, Face, Tag
+from zhimei.store.models import Face, Tag
 
 ARTICLE = """<!doctype html><html lang="zh"><head><title>市政府批准新建跨江大桥 {tag}</title></head><body>
 <p>市政府今天召开常务会议，批准新建跨江大桥项目。市长李明表示，大桥将于明年三月开工，预计两年建成。</p>
@@ -28,19 +26,6 @@ ARTICLE = """<!doctype html><html lang="zh"><head><title>市政府批准新建�
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-@pytest.fixture
-def client(zhome):
-    with TestClient(create_app(workers=0)) as c:
-        yield c
-
-
-@pytest.fixture
-def tokens(zhome) -> dict[str, str]:
-    from zhimei.store.tokens import create_token
-
-    return {role: create_token(f"t-{role}", role) for role in ROLES}
 
 
 def _article() -> int:

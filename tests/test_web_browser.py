@@ -4,11 +4,7 @@ to seek the player. Screenshots land in /tmp/zhimei-library.png and /tmp/zhimei-
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
-from conftest import need_service
 from webserver import live_server
 
 from zhimei.api.app import Background
@@ -16,22 +12,6 @@ from zhimei.store.tokens import create_token
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = os.environ.get("ZHIMEI_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
-
-
-@pytest.fixture
-def browser():
-    need_service(bool(shutil.which(CHROMIUM)), f"Chromium at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def _player_time(page) -> float:
