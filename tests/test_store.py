@@ -29,7 +29,9 @@ def _schema_problems(engine) -> list:
     from alembic.migration import MigrationContext
 
     with engine.connect() as conn:
-        return compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        from zhimei.store.models import include_name
+
+        return compare_metadata(MigrationContext.configure(conn, opts={"include_name": include_name}), Base.metadata)
 
 
 def _check_migrated(engine) -> None:

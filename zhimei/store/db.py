@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from zhimei.settings import get_settings
 
-__all__ = ["get_engine", "session_scope", "reset_engine", "migrate", "SessionLocal"]
+__all__ = ["get_engine", "session_scope", "read_scope", "reset_engine", "migrate", "SessionLocal"]
 
 _lock = threading.Lock()
 _engine: Engine | None = None
@@ -34,7 +34,8 @@ def _sqlite_begin(conn) -> None:
     # IMMEDIATE takes the write lock up front, so a read-then-write transaction never fails with
     # SQLITE_BUSY when another connection committed in between (busy_timeout then simply waits).
     # Keep sessions short: never hold one open while streaming or running a tool.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # Read-only scopes (`read_scope`) begin a deferred transaction: a WAL snapshot that never waits for writers.
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("zhimei_read_only") else "BEGIN IMMEDIATE")
 
 
 def get_engine() -> Engine:
@@ -73,6 +74,19 @@ def session_scope() -> Iterator[Session]:
         session.rollback()
         raise
     finally:
+        session.close()
+
+
+@contextmanager
+def read_scope() -> Iterator[Session]:
+    """A session for reading only (searches, pages): on SQLite it neither takes nor waits for the write lock.
+    It is rolled back at the end, so nothing written through it is kept."""
+    engine = get_engine()
+    session = Session(bind=engine.execution_options(zhimei_read_only=True), expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.rollback()
         session.close()
 
 

