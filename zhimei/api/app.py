@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import zhimei
 from zhimei.api import routes_admin, routes_assets, routes_ingest, routes_jobs, routes_media, routes_pages
 from zhimei.api.auth import AuthError, is_api_path
+from zhimei.api.routes_search import router as search_router
 from zhimei.api.routes_understand import router as understanding_router
 from zhimei.settings import get_settings
 
@@ -220,4 +221,5 @@ def create_app(workers: int = 0, scheduler: bool = False) -> FastAPI:
     for module in (routes_admin, routes_assets, routes_media, routes_jobs, routes_ingest, routes_pages):
         app.include_router(module.router)
     app.include_router(understanding_router)
+    app.include_router(search_router)
     return app

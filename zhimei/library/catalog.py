@@ -83,7 +83,7 @@ def asset_detail(session: Session, asset_id: int) -> dict[str, Any] | None:
                        "width": k.width, "height": k.height}
                       for k in session.scalars(select(Keyframe).where(Keyframe.asset_id == asset_id)
                                                .order_by(Keyframe.shot_seq))],
-        "segments": [{"kind": s.kind, "seq": s.seq, "start": s.start, "end": s.end,
+        "segments": [{"id": s.id, "kind": s.kind, "seq": s.seq, "start": s.start, "end": s.end,
                       "char_start": s.char_start, "char_end": s.char_end, "text": s.text,
                       "language": s.language}
                      for s in session.scalars(select(Segment).where(Segment.asset_id == asset_id)

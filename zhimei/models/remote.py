@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import wave
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import numpy as np
 
 from zhimei.models.audio import SAMPLE_RATE, as_wav16k, read_windows, wav_duration
 from zhimei.models.base import ModelError
-from zhimei.models.interfaces import ASR, LLM, TextEmbedder, Translator
+from zhimei.models.interfaces import ASR, LLM, LLMUsage, TextEmbedder, TextStream, Translator
 from zhimei.models.registry import register
 from zhimei.models.textnorm import to_simplified
 from zhimei.models.types import Segment, Transcript
@@ -58,6 +59,35 @@ class OpenAIClient:
             return resp.json()
         except (json.JSONDecodeError, ValueError) as exc:
             raise ModelError(f"remote model service sent a non-JSON answer for {url}") from exc
+
+    def stream(self, path: str, json_body: dict) -> Iterator[dict]:
+        """POST with ``"stream": true`` and yield each server-sent JSON event until ``[DONE]``; ModelError on
+        network and HTTP errors, a timeout or a malformed event."""
+        import httpx
+
+        url = f"{self.base_url}{path}"
+        try:
+            with self._http.stream("POST", path, json={**json_body, "stream": True}) as resp:
+                if resp.status_code >= 400:
+                    body = resp.read().decode("utf-8", "replace")[:300].replace("\n", " ")
+                    raise ModelError(f"remote model service answered {resp.status_code} for {url}: {body}")
+                for line in resp.iter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        return
+                    try:
+                        event = json.loads(data)
+                    except ValueError as exc:
+                        raise ModelError(f"remote model service sent a malformed stream event for {url}") from exc
+                    if isinstance(event, dict) and event.get("error"):
+                        raise ModelError(f"remote model service reported an error for {url}: {event['error']}")
+                    yield event
+        except httpx.TimeoutException as exc:
+            raise ModelError(f"remote model service timed out: {url}") from exc
+        except httpx.HTTPError as exc:
+            raise ModelError(f"cannot reach remote model service {url}: {exc}") from exc
 
     def close(self) -> None:
         """Close connections."""
@@ -197,29 +227,112 @@ def _chat_text(out: Any) -> str:
 
 @register
 class OpenAILLM(_Remote, LLM):
-    """POST /chat/completions (and /completions for plain continuation)."""
+    """POST /chat/completions (and /completions for plain continuation); streaming over server-sent events.
+    Usage comes from the answer's ``usage`` when the server sends it, else it is estimated."""
 
     name = "openai"
     description = "OpenAI-compatible /v1/chat/completions"
 
-    def chat(self, messages: Sequence[dict[str, str]], max_tokens: int = 256, temperature: float = 0.2) -> str:
-        """The assistant's reply."""
-        body = {"model": self.settings.llm_remote_model, "messages": list(messages), "max_tokens": max_tokens,
-                "temperature": temperature}
-        return _chat_text(self.model().post("/chat/completions", json_body=body))
+    def _usage(self, out: Any, started: float, prompt_text: str, text: str, finish: str | None = None,
+               first_at: float | None = None, pieces: int = 0) -> LLMUsage:
+        u = out.get("usage") if isinstance(out, dict) else None
+        exact = isinstance(u, dict) and isinstance(u.get("prompt_tokens"), int)
+        usage = LLMUsage(
+            backend=self.name, model=str((out or {}).get("model") or self.settings.llm_remote_model),
+            prompt_tokens=int(u["prompt_tokens"]) if exact else self.count_tokens(prompt_text),
+            completion_tokens=int(u.get("completion_tokens") or 0) if exact else (
+                pieces or self.count_tokens(text)),
+            seconds=round(time.perf_counter() - started, 4),
+            prompt_seconds=round(first_at - started, 4) if first_at else None, finish_reason=finish,
+            estimated=not exact)
+        return self._record_usage(usage)
 
-    def complete(self, prompt: str, max_tokens: int = 256, temperature: float = 0.2,
-                 stop: Sequence[str] | None = None) -> str:
-        """Continuation of ``prompt`` via /completions."""
+    def _chat_body(self, messages: Sequence[dict[str, str]], max_tokens: int, temperature: float) -> dict[str, Any]:
+        return {"model": self.settings.llm_remote_model, "messages": list(messages), "max_tokens": max_tokens,
+                "temperature": temperature}
+
+    def _completion_body(self, prompt: str, max_tokens: int, temperature: float,
+                         stop: Sequence[str] | None) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.settings.llm_remote_model, "prompt": prompt, "max_tokens": max_tokens,
                                 "temperature": temperature}
         if stop:
             body["stop"] = list(stop)
-        out = self.model().post("/completions", json_body=body)
+        return body
+
+    def chat(self, messages: Sequence[dict[str, str]], max_tokens: int = 256, temperature: float = 0.2) -> str:
+        """The assistant's reply. Usage in `last_usage`."""
+        started = time.perf_counter()
+        out = self.model().post("/chat/completions", json_body=self._chat_body(messages, max_tokens, temperature))
+        text = _chat_text(out)
+        finish = _finish(out)
+        self._usage(out, started, " ".join(str(m.get("content", "")) for m in messages), text, finish)
+        return text
+
+    def complete(self, prompt: str, max_tokens: int = 256, temperature: float = 0.2,
+                 stop: Sequence[str] | None = None) -> str:
+        """Continuation of ``prompt`` via /completions. Usage in `last_usage`."""
+        started = time.perf_counter()
+        out = self.model().post("/completions", json_body=self._completion_body(prompt, max_tokens, temperature,
+                                                                                 stop))
         try:
-            return str(out["choices"][0]["text"])
+            text = str(out["choices"][0]["text"])
         except (KeyError, IndexError, TypeError) as exc:
             raise ModelError("remote completion answer has no choices[0].text") from exc
+        self._usage(out, started, prompt, text, _finish(out))
+        return text
+
+    def stream_chat(self, messages: Sequence[dict[str, str]], max_tokens: int = 256,
+                    temperature: float = 0.2) -> TextStream:
+        """The reply piece by piece (``stream: true``); ``stream.usage`` once exhausted."""
+        body = self._chat_body(messages, max_tokens, temperature)
+        prompt_text = " ".join(str(m.get("content", "")) for m in messages)
+        return TextStream(self._stream("/chat/completions", body, prompt_text, chat=True))
+
+    def stream_complete(self, prompt: str, max_tokens: int = 256, temperature: float = 0.2,
+                        stop: Sequence[str] | None = None) -> TextStream:
+        """The continuation piece by piece (``stream: true``); ``stream.usage`` once exhausted."""
+        body = self._completion_body(prompt, max_tokens, temperature, stop)
+        return TextStream(self._stream("/completions", body, prompt, chat=False))
+
+    def _stream(self, path: str, body: dict[str, Any], prompt_text: str,
+                chat: bool) -> Generator[str, None, LLMUsage]:
+        started = time.perf_counter()
+        first_at: float | None = None
+        parts: list[str] = []
+        finish: str | None = None
+        last: dict[str, Any] = {}
+        pieces = 0
+        for event in self.model().stream(path, {**body, "stream_options": {"include_usage": True}}):
+            if event.get("usage"):
+                last = {**last, "usage": event["usage"]}
+            if event.get("model"):
+                last["model"] = event["model"]
+            choices = event.get("choices") or []
+            if not choices:
+                continue
+            choice = choices[0] if isinstance(choices[0], dict) else {}
+            finish = choice.get("finish_reason") or finish
+            piece = ((choice.get("delta") or {}).get("content") if chat else choice.get("text")) or ""
+            if not chat and not isinstance(piece, str):
+                raise ModelError("remote completion stream event has no choices[0].text")
+            if piece:
+                if first_at is None:
+                    first_at = time.perf_counter()
+                if chat and not parts:
+                    piece = piece.lstrip()
+                    if not piece:
+                        continue
+                pieces += 1
+                parts.append(piece)
+                yield piece
+        return self._usage(last, started, prompt_text, "".join(parts), finish, first_at, pieces)
+
+
+def _finish(out: Any) -> str | None:
+    try:
+        return out["choices"][0].get("finish_reason")
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return None
 
 
 @register

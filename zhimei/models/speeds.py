@@ -74,6 +74,24 @@ def _timed(fn, repeat: int = 3) -> float:
     return (time.perf_counter() - t) / repeat
 
 
+def _measure_llm(backend: Any) -> str:
+    """Prompt and generation tokens/s from the backend's per-call usage; each prompt starts differently so
+    no cached prefix is reused."""
+    backend.complete("Hello", max_tokens=1)  # load
+    p_tok = p_sec = g_tok = g_sec = 0.0
+    for i in range(3):
+        prompt = f"Report {i + 1}.\n{_SAMPLE_ZH}\n{_SAMPLE_EN}\n{_SAMPLE_EN}\nIn one sentence, the report says"
+        backend.complete(prompt, max_tokens=64, temperature=0.8)
+        u = backend.last_usage
+        p_tok += u.prompt_tokens
+        p_sec += u.prompt_seconds or 0.0
+        g_tok += max(u.completion_tokens - 1, 0)
+        g_sec += u.seconds - (u.prompt_seconds or 0.0)
+    threads = backend.settings.model_threads
+    return (f"prompt {p_tok / max(p_sec, 1e-9):.0f} tok/s, generation {g_tok / max(g_sec, 1e-9):.0f} tok/s "
+            f"({threads} threads)")
+
+
 def measure(backend: Any) -> str | None:
     """Measure one local backend on a small built-in sample; returns the figure (None for remote ones)."""
     if backend.remote:
@@ -109,6 +127,8 @@ def measure(backend: Any) -> str | None:
             out = d / "t.wav"
             secs = _timed(lambda: backend.synthesize(_SAMPLE_EN, out, "en"), repeat=1)
             figure = f"RTF {secs / wav_duration(out):.3f} (en)"
+        elif cap == "llm":
+            figure = _measure_llm(backend)
         else:
             return None
     record_speed(cap, backend.name, figure, backend.settings)

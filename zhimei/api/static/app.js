@@ -61,6 +61,42 @@
     });
   }
 
+  // ---- search hits play in place: a hit's timecode loads its proxy into the inline player and plays there ----
+  function seekAndPlay(media, seconds) {
+    media.addEventListener("seeked", function () {
+      media.setAttribute("data-seeked-to", media.currentTime.toFixed(2));
+    }, { once: true });
+    var go = function () {
+      media.currentTime = seconds;
+      var playing = media.play();
+      if (playing && playing.catch) playing.catch(function () { /* autoplay refused: the player shows controls */ });
+    };
+    if (media.readyState === 0) {
+      media.addEventListener("loadedmetadata", go, { once: true });
+      media.preload = "metadata";
+      media.load();
+    } else {
+      go();
+    }
+  }
+
+  document.addEventListener("click", function (ev) {
+    var button = ev.target && ev.target.closest ? ev.target.closest(".hit-seek[data-start]") : null;
+    if (!button) return;
+    var hit = button.closest(".hit");
+    var media = hit ? hit.querySelector(".hit-player") : null;
+    if (!media) return;
+    ev.preventDefault();
+    document.querySelectorAll(".hit-player").forEach(function (other) {
+      if (other !== media && !other.paused) other.pause();
+    });
+    if (!media.getAttribute("src")) media.setAttribute("src", media.getAttribute("data-src"));
+    media.parentNode.hidden = false;
+    hit.querySelectorAll(".hit-seek").forEach(function (b) { b.classList.remove("current"); });
+    button.classList.add("current");
+    seekAndPlay(media, parseFloat(button.getAttribute("data-start")));
+  });
+
   // ---- live job progress: poll the jobs endpoint every second while a job is active ----
   var table = document.querySelector("[data-live-src]");
   if (table && table.getAttribute("data-live") === "1") {

@@ -15,7 +15,13 @@ from zhimei.library.search.filters import SearchError, SearchFilters, review_sta
 from zhimei.library.search.keyword import keyword_hits
 from zhimei.library.search.snippets import snippet
 from zhimei.library.search.tokens import MAX_QUERY_CHARS, query_terms
-from zhimei.library.search.vectors import embedder_model, query_vector, stored_vector, vector_hits
+from zhimei.library.search.vectors import (
+    embedder_model,
+    query_vector,
+    relevance_floor,
+    stored_vector,
+    vector_hits,
+)
 from zhimei.store.db import read_scope
 from zhimei.store.models import Asset, Embedding, Face, Person, SearchDoc, SourceCredibility, Tag
 
@@ -378,8 +384,9 @@ def search(query: str, *, filters: SearchFilters | dict | None = None, limit: in
 
         try:
             qv, model = query_vector(q), embedder_model()
-            vhits = vector_hits(qv, POOL, model)
-            ahits = vector_hits(qv, POOL // 4, model, owner="asset")
+            floor = relevance_floor(qv, model)
+            vhits = [h for h in vector_hits(qv, POOL, model) if h[1] >= floor]
+            ahits = [h for h in vector_hits(qv, POOL // 4, model, owner="asset") if h[1] >= floor]
         except (NotReady, ModelError) as exc:
             notes.append(f"vector search unavailable ({exc}); keyword results only")
     with read_scope() as session:
