@@ -29,7 +29,7 @@ from zhimei.models.base import model_cache_dir
 from zhimei.models.registry import unregister
 
 FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
-OFFLINE_DEFAULTS = ("asr", "embedder", "ocr", "faces", "image_safety", "entities", "keywords", "tts")
+OFFLINE_DEFAULTS = ("asr", "embedder", "ocr", "faces", "image_safety", "entities", "keywords", "tts", "llm")
 
 
 def _skimage_image(name: str) -> Path:
@@ -99,7 +99,7 @@ def test_every_default_backend_is_ready(models_env):
         row = rows[(cap, name)]
         assert row.selected and row.ready, f"{cap}/{name} not ready: {row.reason}"
         assert row.licence
-    # remote-only capabilities say exactly what is missing
+    # remote backends say exactly what is missing
     for cap in ("llm", "translator"):
         row = rows[(cap, "openai")]
         assert not row.ready and "OPENAI_BASE_URL" in row.reason

@@ -111,7 +111,7 @@ class Settings(BaseSettings):
     image_safety_backend: str = Field("nudenet", description="Image safety backend.")
     entities_backend: str = Field("lac", description="Named-entity backend (LAC for zh, rules for en).")
     keywords_backend: str = Field("jieba-rake", description="Keyword backend (jieba for zh, RAKE for en).")
-    llm_backend: str = Field("openai", description="Text generation backend (OpenAI-compatible remote).")
+    llm_backend: str = Field("gemma3", description="Text generation backend (gemma3|smollm2|openai).")
     tts_backend: str = Field("piper", description="Speech synthesis backend (piper|espeak).")
     translator_backend: str = Field("openai", description="Translation backend (OpenAI-compatible remote).")
     model_cache_dir: Path | None = Field(
@@ -131,6 +131,9 @@ class Settings(BaseSettings):
     asr_remote_model: str = Field("whisper-1", description="Remote model for /audio/transcriptions.")
     embed_remote_model: str = Field("text-embedding-3-small", description="Remote model for /embeddings.")
     llm_remote_model: str = Field("gpt-4o-mini", description="Remote model for /chat/completions (LLM, translation).")
+    vector_index: Literal["auto", "usearch", "pgvector", "exact"] = Field(
+        "auto", description="Vector search index: auto (pgvector on PostgreSQL when the extension is available, "
+        "else usearch), usearch (HNSW file in $HOME/index), pgvector, exact (numpy scan).")
 
     @field_validator("home", mode="before")
     @classmethod
