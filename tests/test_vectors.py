@@ -372,3 +372,14 @@ def test_concurrent_searches_while_rows_arrive(zhome):
             t.join()
     assert not errors, errors
     assert sv.search(vecs[399], 1) and len(sv) == 400
+
+
+def test_usearch_and_onnxruntime_load_together_in_either_order():
+    """usearch 2.26 imported before onnxruntime 1.31 crashes the process; the store imports them safely."""
+    import subprocess
+    import sys
+
+    code = ("from zhimei.store.vectors import UsearchIndex; UsearchIndex(4); "
+            "import onnxruntime; print(onnxruntime.__version__)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]

@@ -57,6 +57,16 @@ class VectorIndexError(ValueError):
 
 
 # ------------------------------------------------------------------------------------------------ inputs
+def _import_usearch() -> Any:
+    """usearch's Index class. onnxruntime (the OCR, entity and safety models) is imported first when installed:
+    loading usearch 2.26 before onnxruntime 1.31 in one process crashes it (segfault) at onnxruntime's import."""
+    with contextlib.suppress(ImportError):
+        import onnxruntime  # noqa: F401
+    from usearch.index import Index
+
+    return Index
+
+
 def _as_keys(keys: Any) -> np.ndarray:
     arr = np.atleast_1d(np.asarray(keys))
     if arr.ndim != 1:
@@ -296,7 +306,7 @@ class UsearchIndex(_FileIndex):
     def __init__(self, dim: int, *, path: str | Path | None = None, model: str = "", owner_kind: str = "segment",
                  dtype: str | None = None, connectivity: int | None = None, expansion_add: int | None = None,
                  expansion_search: int | None = None, threads: int = 0) -> None:
-        from usearch.index import Index
+        Index = _import_usearch()  # noqa: N806
 
         self.params = {"dtype": dtype or USEARCH_PARAMS["dtype"],
                        "connectivity": connectivity or USEARCH_PARAMS["connectivity"],

@@ -28,11 +28,15 @@ from zhimei.store.models import Asset, Embedding, Face, Person, SearchDoc, Sourc
 __all__ = ["Hit", "SearchResults", "search", "more_like_this", "MODES", "RRF_K"]
 
 MODES = ("hybrid", "keyword", "vector")
-RRF_K = 60
+RRF_K = 10
+"""Reciprocal-rank constant; 10 (not the textbook 60) measured best on cmrc2018 with bench/qa.py."""
 POOL = 200
 """Candidates taken from each ranked list before fusion."""
 MAX_MOMENTS = 5
 ASSET_VECTOR_WEIGHT = 0.3
+GROUP_BONUS = 0.03
+"""Share of an asset's next three keyword moments added to its best one (more matches help, but a single far
+better moment still wins)."""
 """Weight of the whole-asset vector list in the fusion (segment vectors and keywords weigh 1)."""
 DEFAULT_CREDIBILITY = 3
 
@@ -336,7 +340,7 @@ def _rank(session: Session, cands: dict[Key, _Cand], terms: list[str], f: Search
         # The best moment, plus a little for more moments that hold the query's words (every segment is
         # somewhere in vector space, so vector-only neighbours earn no bonus).
         g = per_asset[i]
-        return g[0].score + 0.1 * sum(x.score for x in g[1:4] if "keyword" in x.matched)
+        return g[0].score + GROUP_BONUS * sum(x.score for x in g[1:4] if "keyword" in x.matched)
 
     order = sorted(per_asset, key=lambda i: (-group_score(i), i))
     page = order[offset:offset + limit]

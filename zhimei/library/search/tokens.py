@@ -57,7 +57,9 @@ def _words(text: str) -> list[str]:
     if not has_cjk(text):
         return _WORD.findall(text)
     out: list[str] = []
-    for piece in _cutter().cut_for_search(text):
+    # No HMM guessing of unknown words: it splits the same unknown name differently by context (锦地罗 alone,
+    # 锦地 + 罗 in a question), so documents and queries would disagree; without it they split alike.
+    for piece in _cutter().cut_for_search(text, HMM=False):
         out.extend(_WORD.findall(piece))
     return out
 

@@ -39,9 +39,22 @@ def embedder_model() -> str:
     return backend_id(_embedder())
 
 
+_query_cache: dict[tuple[str, str], np.ndarray] = {}
+QUERY_CACHE_SIZE = 256
+
+
 def query_vector(query: str) -> np.ndarray:
-    """The query's embedding (raises NotReady/ModelError from the backend)."""
-    return np.asarray(_embedder().embed_query(query), dtype=np.float32)
+    """The query's embedding (raises NotReady/ModelError from the backend); recent queries are remembered,
+    so a search, its answer and its timeline embed the question once."""
+    key = (embedder_model(), query)
+    vec = _query_cache.get(key)
+    if vec is None:
+        vec = np.asarray(_embedder().embed_query(query), dtype=np.float32)
+        vec.setflags(write=False)
+        if len(_query_cache) >= QUERY_CACHE_SIZE:
+            _query_cache.pop(next(iter(_query_cache)))
+        _query_cache[key] = vec
+    return vec
 
 
 def relevance_floor(vec: np.ndarray, model: str) -> float:
