@@ -35,6 +35,9 @@ def _mount_area_apps() -> None:
     from zhimei.library.search_cli import register as register_search
 
     register_search(app)  # search, similar, ask, timeline, reindex, sources
+    from zhimei.review.cli import review_app
+
+    app.add_typer(review_app, name="review")
 
 
 _mount_area_apps()
