@@ -5,10 +5,15 @@ and pocketsphinx (English), all in the same run on the same files.
     .venv/bin/python bench/asr.py --make-extra OUT_DIR   # build extra test audio, then run with --data OUT_DIR
 
 DIR holds `.wav` files and `transcripts.tsv` (header `file<TAB>lang<TAB>text`); default
-../shared/eval-dev/speech. English is scored by WER, Chinese by CER, corpus-level, after the same
-normalisation on both sides (zhimei.models.textnorm: lower case, no punctuation, numbers spelled out,
-Traditional→Simplified). RTF = wall seconds / audio seconds; ``cpu_rtf`` = process CPU seconds / audio
-seconds / threads (what RTF would be on otherwise idle cores). Last line: one JSON object.
+../shared/eval-dev/speech. Scores are corpus-level, after the same normalisation of reference and
+hypothesis for every system:
+- English WER: Whisper's English text normaliser (package whisper-normalizer: lower case, punctuation and
+  fillers removed, contractions expanded, British→American spelling, numbers and currency standardised);
+- Chinese CER: NFKC, OpenCC Traditional→Simplified, punctuation and whitespace removed, Arabic numbers read
+  out as Chinese numerals, then one token per character (zhimei.models.textnorm.normalize_zh);
+- other languages: Whisper's basic normaliser, WER.
+RTF = wall seconds / audio seconds; ``cpu_rtf`` = process CPU seconds / audio seconds / threads (what RTF
+would be on otherwise idle cores; the machine may be shared). Last line: one JSON object.
 """
 
 from __future__ import annotations
@@ -21,13 +26,14 @@ import subprocess
 import sys
 import time
 import wave
+from functools import lru_cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from zhimei.models.textnorm import normalize_for_scoring  # noqa: E402
+from zhimei.models.textnorm import edit_distance, normalize_zh  # noqa: E402
 
 DEV = (ROOT.parent / "shared" / "eval-dev" / "speech").resolve()
 CJK = ("zh", "ja", "yue")
@@ -62,6 +68,24 @@ def duration(path: Path) -> float:
         return float(out.stdout.strip() or 0)
 
 
+@lru_cache(maxsize=1)
+def _whisper_normalizers():
+    try:
+        from whisper_normalizer.basic import BasicTextNormalizer
+        from whisper_normalizer.english import EnglishTextNormalizer
+    except ImportError:
+        sys.exit("bench/asr.py needs the whisper-normalizer package: .venv/bin/pip install whisper-normalizer")
+    return EnglishTextNormalizer(), BasicTextNormalizer()
+
+
+def scoring_tokens(text: str, lang: str) -> list[str]:
+    """Tokens compared for WER/CER; the same function for references and every system's output."""
+    if lang in CJK or lang == "cmn":
+        return normalize_zh(text)
+    english, basic = _whisper_normalizers()
+    return (english if lang == "en" else basic)(text).split()
+
+
 class Tally:
     """Corpus-level error counts and timing for one system."""
 
@@ -71,10 +95,8 @@ class Tally:
         self.wall = self.cpu = self.audio = 0.0
 
     def add(self, lang: str, ref: str, hyp: str, wall: float, cpu: float, secs: float) -> tuple[int, int]:
-        from zhimei.models.textnorm import edit_distance
-
         key = "zh" if lang in CJK else "en" if lang == "en" else lang
-        r, h = normalize_for_scoring(ref, lang), normalize_for_scoring(hyp, lang)
+        r, h = scoring_tokens(ref, lang), scoring_tokens(hyp, lang)
         e = edit_distance(r, h)
         self.err[key] = self.err.get(key, 0) + e
         self.ref[key] = self.ref.get(key, 0) + len(r)
@@ -276,9 +298,12 @@ def main() -> None:
             print(f"{name:13s} {path.name[:40]:40s} {lang} err {e:3d}/{n:<4d} rtf {rtf:.3f}  {hyp.strip()[:90]}",
                   flush=True)
     result = {"data": str(args.data), "files": len(items), "threads": args.threads, "product_backend": product_name}
+    print(f"\n{'system':13s} {'wer_en':>7s} {'cer_zh':>7s} {'rtf':>6s} {'cpu_rtf':>7s}  audio_s")
     for name, t in systems.items():
         if t.audio:
-            result[name] = t.figures(args.threads)
+            result[name] = f = t.figures(args.threads)
+            cells = [f.get(k) for k in ("wer_en", "cer_zh", "rtf", "cpu_rtf")]
+            print(f"{name:13s} " + " ".join(f"{'-' if c is None else c:>7}" for c in cells) + f"  {t.audio:.0f}")
     for key in ("cer_zh", "wer_en"):
         b, p = result["bare"].get(key), result["product"].get(key)
         if b is not None and p is not None:

@@ -185,3 +185,41 @@ def test_hotwords_are_preferred_and_protected():
     # a name from the archive wins over a same-sounding common word, and is never rewritten
     assert c.correct("记者采访了王刚", [0.3] * 7, hotwords=["汪钢"]) == "记者采访了汪钢"
     assert c.correct("记者采访了汪钢", [0.3] * 7, hotwords=["汪钢"]) == "记者采访了汪钢"
+
+
+def test_phantom_repeat_is_recognised():
+    from zhimei.models.asr_whisper import is_phantom_repeat
+
+    # whisper repeating the whole sentence in the last 0.14 s of a clip, every character near probability 0
+    repeat = [(c, p, 4.6 + i * 0.005, 4.6 + (i + 1) * 0.005) for i, (c, p) in
+              enumerate(zip("在线旅游业服务不断提升", [0.0, 0.0, 0.03, 0.02, 0.42, 0.13, 0.0, 0.01, 0.0, 0.1, 0.0],
+                            strict=True))]
+    assert is_phantom_repeat(repeat, "zh")
+    # the same characters spoken at a natural pace, or fast but confidently, are kept
+    spoken = [(c, p, i * 0.25, (i + 1) * 0.25) for i, (c, p, _, _) in enumerate(repeat)]
+    assert not is_phantom_repeat(spoken, "zh")
+    sure = [(c, 0.9, s, e) for c, _, s, e in repeat]
+    assert not is_phantom_repeat(sure, "zh")
+    words = [(" ask", 0.01, 10.0, 10.02), (" not", 0.02, 10.02, 10.04), (" what", 0.0, 10.04, 10.06)]
+    assert is_phantom_repeat(words, "en") and not is_phantom_repeat([], "en")
+
+
+
+def test_words_are_simplified_with_phrase_context():
+    from zhimei.models.asr_whisper import _simplified_words
+
+    # OpenCC alone turns the lone character 鍊 into 炼; within the phrase 拉鍊 it is 链 (zipper)
+    assert _simplified_words(["這是", "拉", "鍊", "齒輪"]) == ["这是", "拉", "链", "齿轮"]
+    assert _simplified_words(["滨海", "新区"]) == ["滨海", "新区"]
+
+
+@pytest.mark.slow
+def test_number_pieces_are_not_split_by_spaces(asr, tmp_path):
+    """whisper writes 3,000 as the word pieces " 3" and ",000": the segment text must join them back."""
+    from zhimei.models.speech import PiperTTS
+
+    wav = tmp_path / "jobs.wav"
+    PiperTTS().synthesize("The company plans to cut around three thousand jobs over the next two years.", wav)
+    t = asr.transcribe(wav, language="en")
+    assert "jobs" in t.text and " ,000" not in t.text and " ." not in t.text, t.text
+    assert "3,000" in t.text or "three thousand" in t.text.lower(), t.text

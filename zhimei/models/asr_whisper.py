@@ -6,18 +6,24 @@ What the product adds to the bare model call (beam 5, Silero VAD, the same decod
 - language detection on the first window that has speech (silence/music → honest empty transcript);
 - word timings and per-word confidence; segments split at sentence ends and pauses;
 - Chinese: Traditional→Simplified, full-width punctuation, and homophone correction of the characters
-  whisper was unsure of (zhimei.models.zh_correct), with caller hotwords (names from the archive)
+  whisper was least sure of (zhimei.models.zh_correct), with caller hotwords (names from the archive)
   preferred and protected;
-- subtitle-credit hallucinations ("字幕由…", "Thanks for watching" at low confidence) dropped.
+- hallucinations dropped: subtitle credits ("字幕由…", "Thanks for watching" at low confidence) and
+  phantom repeats (the last sentence again, squeezed into a fraction of a second at near-zero confidence).
 
-Measured choices (bench/asr.py and its --make-extra set): a Simplified-Chinese initial prompt made CER
-worse on 60 synthetic Mandarin clips (0.108 → 0.114/0.116) so none is used; decoding without timestamps
-was no more accurate and broke long-form audio; padding with silence did not help.
+Measured choices (bench/asr.py on synthetic Mandarin/English sets with noise, reverb, telephone, mp3 and
+speed variants): any decoder prompt hurts whisper-base Chinese badly. A Simplified-Chinese initial prompt
+took CER 0.216 → 0.598 (0.265 even with phantom repeats removed); hotwords passed as a prompt (the
+archive's topic names, as the asr stage used to pass them) made short clips repeat and decode up to 10×
+slower. So hotwords are used only by the Chinese correction, never as a prompt (English was unchanged by
+them on 6 clips: no gain to keep). condition_on_previous_text=False changed nothing on short clips;
+decoding without timestamps was no more accurate and broke long-form audio.
 """
 
 from __future__ import annotations
 
 import re
+import statistics
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,7 +36,8 @@ from zhimei.models.textnorm import has_cjk, to_simplified
 from zhimei.models.types import Segment, Transcript, Word
 from zhimei.models.whisper_files import parts_missing, whisper_model_dir
 
-__all__ = ["FasterWhisperASR", "decode_options", "clean_segment_text", "is_hallucination", "hotword_list"]
+__all__ = ["FasterWhisperASR", "decode_options", "clean_segment_text", "is_hallucination", "is_phantom_repeat",
+           "hotword_list"]
 
 _CJK_LANGS = ("zh", "ja", "yue")
 
@@ -42,8 +49,8 @@ _THANKS = re.compile(r"^\W*(thank you|thanks)( (so|very) much)?( for watching| f
                      r"|^\W*(谢谢(大家|观看|收看)?|感谢观看)\W*$", re.IGNORECASE)
 
 
-def decode_options(language: str, prompt: str | None, beam_size: int, word_timestamps: bool) -> dict[str, Any]:
-    """The faster-whisper keyword arguments the product decodes with."""
+def decode_options(language: str, beam_size: int, word_timestamps: bool) -> dict[str, Any]:
+    """The faster-whisper keyword arguments the product decodes with (no prompt: see the module docstring)."""
     return {
         "language": language,
         "task": "transcribe",
@@ -54,7 +61,6 @@ def decode_options(language: str, prompt: str | None, beam_size: int, word_times
         "log_prob_threshold": -1.0,
         "no_speech_threshold": 0.6,
         "condition_on_previous_text": True,
-        "hotwords": prompt or None,
         "word_timestamps": word_timestamps,
         "vad_filter": True,
     }
@@ -66,14 +72,6 @@ def hotword_list(hotwords: str | Sequence[str] | None) -> list[str]:
         return []
     items = re.split(r"[,，、;；\n]+", hotwords) if isinstance(hotwords, str) else [str(h) for h in hotwords]
     return [h.strip() for h in items if h.strip()][:100]
-
-
-def _prompt_for(language: str, terms: list[str]) -> str | None:
-    if not terms:
-        return None
-    if language == "zh":
-        return "、".join(to_simplified(t) for t in terms) + "。"
-    return ", ".join(terms) + "."
 
 
 _ZH_PUNCT = str.maketrans({",": "，", "?": "？", "!": "！", ";": "；", ":": "："})
@@ -99,6 +97,19 @@ def is_hallucination(text: str, avg_logprob: float, no_speech_prob: float) -> bo
     if _CREDITS.search(t):
         return True
     return bool(_THANKS.match(t)) and (no_speech_prob > 0.2 or avg_logprob < -0.5)
+
+
+def is_phantom_repeat(words: Sequence[tuple[str, float, float, float]], language: str | None) -> bool:
+    """True for a segment no one could have spoken: its words (text, probability, start, end) squeezed into
+    a fraction of a second at an impossible rate, and the recogniser itself unsure of them. whisper emits
+    such segments when it repeats the previous sentence at the end of a clip."""
+    spoken = [w for w in words if w[0].strip()]
+    if not spoken:
+        return False
+    span = max(spoken[-1][3] - spoken[0][2], 0.02)
+    cjk = language in _CJK_LANGS
+    units = sum(len(w[0].strip()) for w in spoken) if cjk else len(spoken)
+    return statistics.median(w[1] for w in spoken) < 0.15 and units / span > (15.0 if cjk else 7.0)
 
 
 @register
@@ -141,7 +152,7 @@ class FasterWhisperASR(ASR):
         if language and language not in _supported_languages():
             raise ModelError(f"whisper cannot transcribe language {language!r}")
         lang_prob = 1.0 if language else 0.0
-        terms = hotword_list(hotwords)
+        terms = [to_simplified(t) for t in hotword_list(hotwords)]  # preferred spellings for zh correction
         segments: list[Segment] = []
         with as_wav16k(audio_path, scratch=None) as wav:
             total = max(wav_duration(wav), 1e-6)
@@ -152,8 +163,7 @@ class FasterWhisperASR(ASR):
                         if progress:
                             progress(min(1.0, (offset + len(audio) / 16000) / total))
                         continue
-                opts = decode_options(language, _prompt_for(language, terms), self.settings.asr_beam_size,
-                                      word_timestamps)
+                opts = decode_options(language, self.settings.asr_beam_size, word_timestamps)
                 try:
                     seg_iter, _info = model.transcribe(audio, **opts)
                     for s in seg_iter:
@@ -178,7 +188,10 @@ class FasterWhisperASR(ASR):
             return []
         cjk = language in _CJK_LANGS
         raw = [w for w in (s.words or []) if w.word.strip()]
-        texts = [clean_segment_text(w.word, language) if cjk else w.word.strip() for w in raw]
+        if is_phantom_repeat([(w.word, float(w.probability), w.start, w.end) for w in raw], language):
+            return []
+        texts = [clean_segment_text(t, language) for t in _simplified_words([w.word for w in raw])] if cjk \
+            else [w.word.strip() for w in raw]
         if language == "zh" and raw and self.settings.asr_correct_homophones:
             texts = _correct_words(texts, [float(w.probability) for w in raw], terms)
         words = [Word(start=round(offset + w.start, 3), end=round(offset + w.end, 3), text=t,
@@ -186,22 +199,42 @@ class FasterWhisperASR(ASR):
         extra = {"avg_logprob": round(float(s.avg_logprob), 4), "no_speech_prob": round(float(s.no_speech_prob), 4)}
         if not words:
             return [Segment(start=round(offset + s.start, 3), end=round(offset + s.end, 3), text=text, **extra)]
-        groups: list[list[Word]] = [[]]
+        # whisper marks a new word with a leading space; pieces without one (",000" after " 3") attach
+        spaced = [cjk or i == 0 or w.word[:1].isspace() for i, w in enumerate(raw)]
+        groups: list[list[int]] = [[]]
         for i, w in enumerate(words):
             cur = groups[-1]
-            pause = bool(cur) and w.start - cur[-1].end > 1.0
-            if pause or (cur and cur[-1].end - cur[0].start > 15 and _ends_clause(cur[-1].text)):
+            pause = bool(cur) and w.start - words[cur[-1]].end > 1.0
+            if pause or (cur and words[cur[-1]].end - words[cur[0]].start > 15
+                         and _ends_clause(words[cur[-1]].text)):
                 groups.append([])
                 cur = groups[-1]
-            cur.append(w)
-            if _ends_sentence(w.text) and i + 1 < len(words) and cur[-1].end - cur[0].start > 1.5:
+            cur.append(i)
+            if _ends_sentence(w.text) and i + 1 < len(words) and w.end - words[cur[0]].start > 1.5:
                 groups.append([])
         out = []
         for g in (g for g in groups if g):
-            joined = "".join(w.text for w in g) if cjk else " ".join(w.text for w in g)
-            out.append(Segment(start=g[0].start, end=g[-1].end, text=clean_segment_text(joined, language),
-                               words=g, **extra))
+            if cjk:
+                joined = "".join(words[i].text for i in g)
+            else:
+                joined = "".join((" " if spaced[i] and i != g[0] else "") + words[i].text for i in g)
+            out.append(Segment(start=words[g[0]].start, end=words[g[-1]].end,
+                               text=clean_segment_text(joined, language), words=[words[i] for i in g], **extra))
         return out
+
+
+def _simplified_words(words: list[str]) -> list[str]:
+    """Traditional→Simplified for a segment's words, converted together so OpenCC sees whole phrases
+    (拉鍊→拉链, where the lone character 鍊 would become 炼), then cut back into the same words."""
+    joined = "".join(words)
+    simple = to_simplified(joined)
+    if len(simple) != len(joined):
+        return [to_simplified(w) for w in words]
+    out, pos = [], 0
+    for w in words:
+        out.append(simple[pos:pos + len(w)])
+        pos += len(w)
+    return out
 
 
 def _correct_words(texts: list[str], probs: list[float], terms: list[str]) -> list[str]:

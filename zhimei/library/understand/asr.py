@@ -7,28 +7,26 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from zhimei.store.models import Face, Person, Segment, Topic
+from zhimei.store.models import Face, Person, Segment
 
 __all__ = ["archive_hotwords", "transcript_rows", "MAX_HOTWORD_CHARS"]
 
 MAX_HOTWORD_CHARS = 300
-"""Whisper reads hints as a prompt of at most ~220 tokens; keep them short."""
+"""At most this many characters of names are passed to the recogniser."""
 
 
 def archive_hotwords(session: Session, limit_chars: int = MAX_HOTWORD_CHARS) -> list[str]:
-    """Names the archive knows: named people (most seen first), then the topic vocabulary's names."""
+    """Names the archive knows: named people, most seen first. They are the preferred spellings for Chinese
+    homophone correction. Topic names are not included: they are category labels (时政, politics), not
+    words people say, and hints that are not in the audio only mislead the recogniser."""
     people = session.execute(
         select(Person.name, func.count(Face.id).label("n")).outerjoin(Face, Face.person_id == Person.id)
         .where(Person.name != "").group_by(Person.id, Person.name).order_by(func.count(Face.id).desc(), Person.id)
         .limit(50)
     ).all()
-    words: list[str] = [name for name, _ in people]
-    for name, name_en in session.execute(select(Topic.name, Topic.name_en).where(Topic.enabled.is_(True))
-                                         .order_by(Topic.id)):
-        words.extend(w for w in (name, name_en) if w)
     out: list[str] = []
     used = 0
-    for w in dict.fromkeys(w.strip() for w in words if w and w.strip()):
+    for w in dict.fromkeys(name.strip() for name, _ in people if name and name.strip()):
         if used + len(w) + 2 > limit_chars:
             break
         out.append(w)
