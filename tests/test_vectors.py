@@ -201,8 +201,18 @@ def test_catch_up_from_embedding_table(zhome, monkeypatch, kind):
     assert other.sync() == 0
 
 
-def test_reused_sqlite_ids_get_their_new_vectors(zhome):
-    """SQLite gives a deleted top id to the next row: the index must not keep the old vector under it."""
+def test_reused_sqlite_ids_get_their_new_vectors(zhome, monkeypatch):
+    """SQLite gives a deleted top id to the next row: the index must not keep the old vector under it.
+    (SQLite-only behaviour: on a --db postgres run this test still uses SQLite.)"""
+    from zhimei.settings import reset_settings
+    from zhimei.store import migrate, reset_engine
+    from zhimei.store.vectors import vector_catalog
+
+    monkeypatch.delenv("ZHIMEI_DATABASE_URL", raising=False)
+    reset_settings()
+    reset_engine()
+    vector_catalog().clear()
+    migrate()
     vecs = clustered(60)
     ids = _add_rows(vecs[:50])
     sv = segment_vectors(MODEL, DIM)
