@@ -6,7 +6,7 @@ citations that open the cited moment; the timeline lists the event. Screenshots:
 from __future__ import annotations
 
 import pytest
-from webserver import live_server
+from webserver import live_server, watched_page
 
 import zhimei.jobs as jobs
 from zhimei.library.assets import ingest_file
@@ -26,12 +26,7 @@ def test_search_a_spoken_word_and_play_the_hit_in_place(zhome, sample_video, bro
     jobs.drain()
     token = create_token("browser-viewer", "viewer")
     with live_server(workers=0) as server:
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-        page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-        page.goto(f"{server.url}/login?token={token}")
+        page, errors = watched_page(browser, server, token)
 
         # type a word the sample's speaker says ("Today, the City Council approved the new River Bridge.")
         page.goto(f"{server.url}/search")

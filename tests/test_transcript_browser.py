@@ -5,7 +5,7 @@ Screenshot: /tmp/zhimei-transcript.png."""
 from __future__ import annotations
 
 import pytest
-from webserver import live_server
+from webserver import live_server, watched_page
 
 import zhimei.jobs as jobs
 from zhimei.library.assets import ingest_file
@@ -25,12 +25,7 @@ def test_clicking_a_transcript_line_seeks_the_player(zhome, sample_video, browse
     jobs.drain()
     token = create_token("browser-viewer", "viewer")
     with live_server(workers=0) as server:
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-        page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-        page.goto(f"{server.url}/login?token={token}")
+        page, errors = watched_page(browser, server, token)
         page.goto(f"{server.url}/assets/{aid}")
 
         lines = page.locator('[data-testid="transcript-line"]')

@@ -5,7 +5,7 @@ to seek the player. Screenshots land in /tmp/zhimei-library.png and /tmp/zhimei-
 from __future__ import annotations
 
 import pytest
-from webserver import live_server
+from webserver import live_server, watched_page
 
 from zhimei.api.app import Background
 from zhimei.store.tokens import create_token
@@ -34,13 +34,7 @@ def test_upload_watch_progress_and_seek_by_shot(zhome, sample_video, browser):
     # starts in this process and the page must follow the jobs live.
     workers = Background(workers=1)
     with live_server(workers=0) as server:
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-        page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-
-        page.goto(f"{server.url}/login?token={token}")
+        page, errors = watched_page(browser, server, token, height=900)
         assert page.url == f"{server.url}/"
         expect(page.locator('[data-testid="asset-card"]')).to_have_count(0)
 

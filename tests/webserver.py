@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import uvicorn
 
@@ -57,3 +58,15 @@ def live_server(workers: int = 0, scheduler: bool = False) -> Iterator[LiveServe
         yield server
     finally:
         server.stop()
+
+
+def watched_page(browser, server: LiveServer, token: str, height: int = 1000) -> tuple[Any, list[str]]:
+    """A new page signed in with `token`, and the list that collects its script errors, console errors and
+    HTTP responses >= 400 (a browser test asserts it stays empty)."""
+    page = browser.new_page(viewport={"width": 1280, "height": height})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.goto(f"{server.url}/login?token={token}")
+    return page, errors

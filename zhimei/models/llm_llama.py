@@ -23,6 +23,7 @@ import os
 import tempfile
 import threading
 import time
+from abc import abstractmethod
 from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -182,8 +183,9 @@ class LlamaCppLLM(LLM):
         self.context_tokens = int(ctx)
 
     # -- loading
+    @abstractmethod
     def _gguf(self) -> Path:
-        raise NotImplementedError
+        """The model file, assembled or found inside its package."""
 
     def _load(self) -> Any:
         from llama_cpp import Llama
@@ -291,9 +293,9 @@ class LlamaCppLLM(LLM):
         inner = self._generate(prompt, max_tokens, temperature, stop, None, None)
         return TextStream(_lstrip_stream(inner))
 
+    @abstractmethod
     def chat_prompt(self, messages: Sequence[dict[str, str]]) -> tuple[str, list[str]]:
         """(prompt text, stop strings) for a chat."""
-        raise NotImplementedError
 
 
 def _lstrip_stream(inner: Generator[str, None, LLMUsage]) -> Generator[str, None, LLMUsage]:

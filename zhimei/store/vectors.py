@@ -157,9 +157,9 @@ class VectorIndex(ABC):
         """Persist the index (a no-op where the database holds it); True when something was written."""
         return False
 
+    @abstractmethod
     def empty_like(self) -> VectorIndex:
         """A new, empty index of the same type and parameters (for a rebuild)."""
-        raise NotImplementedError
 
     def state(self) -> dict[str, Any]:
         """What the index is and how far it is synced."""
