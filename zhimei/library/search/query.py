@@ -137,18 +137,8 @@ def _rrf(cands: dict[Key, _Cand], ranked: list[tuple[Key, int, Any]], label: str
 
 
 def _keyword_ranked(session: Session, terms: list[str], filters: SearchFilters) -> list[tuple[Key, int, Any]]:
-    hits = keyword_hits(session, terms, filters, POOL)
-    if not hits:
-        return []
-    rows = {r.id: r for r in session.execute(select(SearchDoc.id, SearchDoc.asset_id, SearchDoc.segment_id)
-                                             .where(SearchDoc.id.in_([h[0] for h in hits])))}
-    out = []
-    for doc_id, _score in hits:
-        r = rows.get(doc_id)
-        if r is not None:
-            key = ("seg", r.segment_id) if r.segment_id is not None else ("asset", r.asset_id)
-            out.append((key, r.asset_id, doc_id))
-    return out
+    return [(("seg", seg) if seg is not None else ("asset", asset_id), asset_id, doc_id)
+            for doc_id, _score, asset_id, seg in keyword_hits(session, terms, filters, POOL)]
 
 
 def _vector_ranked(session: Session, hits: list[tuple[int, float]]) -> list[tuple[Key, int, Any]]:
@@ -170,11 +160,13 @@ def _vector_ranked(session: Session, hits: list[tuple[int, float]]) -> list[tupl
 
 def _names_ranked(session: Session, query: str, terms: list[str]) -> tuple[list, list]:
     """Assets tagged with, and assets showing a person named, the query or one of its words."""
-    names = list(dict.fromkeys([query.strip().casefold(), *terms]))[:50]
+    names = list(dict.fromkeys([query.strip(), query.strip().casefold(), *terms]))[:50]
     names = [n for n in names if n]
     if not names:
         return [], []
-    tag_rows = session.execute(select(Tag.asset_id, func.count()).where(func.lower(Tag.name).in_(names))
+    # the tag-name index answers exact spellings; a name is tried as typed, lower, Title and UPPER case
+    spellings = list(dict.fromkeys(v for n in names for v in (n, n.title(), n.upper(), n.capitalize())))
+    tag_rows = session.execute(select(Tag.asset_id, func.count()).where(Tag.name.in_(spellings))
                                .group_by(Tag.asset_id).order_by(func.count().desc()).limit(POOL)).all()
     tags = [(("asset", a), a, None) for a, _n in tag_rows]
     person_ids = list(session.scalars(select(Person.id).where(Person.name != "",
