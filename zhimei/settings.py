@@ -80,8 +80,8 @@ class Settings(BaseSettings):
     job_backoff_seconds: float = Field(2.0, ge=0, description="Retry backoff base (doubles per attempt).")
     job_poll_seconds: float = Field(0.5, gt=0, description="How often an idle worker looks for work.")
     stage_modules: list[str] = Field(
-        default_factory=lambda: ["zhimei.library.pipeline"],
-        description="Modules imported to register pipeline stages.",
+        default_factory=lambda: ["zhimei.library.pipeline", "zhimei.review.stages"],
+        description="Modules imported, in order, to register pipeline stages.",
     )
     max_upload_bytes: int = Field(2 * 1024**3, gt=0, description="Largest single file accepted.")
     max_request_bytes: int = Field(4 * 1024**3, gt=0, description="Largest upload request accepted.")
@@ -134,6 +134,20 @@ class Settings(BaseSettings):
     vector_index: Literal["auto", "usearch", "pgvector", "exact"] = Field(
         "auto", description="Vector search index: auto (pgvector on PostgreSQL when the extension is available, "
         "else usearch), usearch (HNSW file in $HOME/index), pgvector, exact (numpy scan).")
+
+    # Review: AIGC labels (GB 45438-2025), C2PA manifests and evidence packets.
+    aigc_producer: str = Field("zhimei", description="ContentProducer written into implicit AIGC labels.")
+    c2pa_cert: Path | None = Field(
+        None, description="PEM certificate chain that signs C2PA manifests (empty: a development chain made once "
+        "under $HOME/keys/c2pa).")
+    c2pa_key: Path | None = Field(None, description="PEM private key of the C2PA signing certificate.")
+    c2pa_alg: Literal["es256", "es384", "es512", "ps256", "ps384", "ps512", "ed25519"] = Field(
+        "es256", description="C2PA signing algorithm of that key.")
+    c2pa_trust_anchors: Path | None = Field(
+        None, description="PEM trust anchors for reading C2PA manifests (signers they trust read as Trusted).")
+    c2pa_tsa_url: str = Field("", description="RFC 3161 time-stamp authority for C2PA signatures (empty: none).")
+    evidence_key: Path | None = Field(
+        None, description="Ed25519 private key (PEM) that signs evidence packets (empty: made once under $HOME/keys).")
 
     @field_validator("home", mode="before")
     @classmethod

@@ -99,7 +99,15 @@ def sniff(path: Path, filename: str = "") -> tuple[str, str]:
         return "video", "video/mpeg"
     if head.startswith(b"FLV"):
         return "video", "video/x-flv"
-    if head.startswith(b"ID3") or head[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2", b"\xff\xfa"):
+    if head.startswith(b"ID3") and len(head) >= 10:
+        # an ID3v2 tag may sit in front of FLAC too (C2PA-signed FLAC): look at what follows the tag
+        tag_size = 10 + ((head[6] & 0x7F) << 21 | (head[7] & 0x7F) << 14 | (head[8] & 0x7F) << 7 | head[9] & 0x7F)
+        with open(path, "rb") as fh:
+            fh.seek(tag_size)
+            if fh.read(4) == b"fLaC":
+                return "audio", "audio/flac"
+        return "audio", "audio/mpeg"
+    if head[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2", b"\xff\xfa"):
         return "audio", "audio/mpeg"
     if head.startswith(b"fLaC"):
         return "audio", "audio/flac"

@@ -27,6 +27,7 @@ __all__ = [
     "Feed", "Face", "Entity", "TagChange", "Topic", "Embedding", "SafetyScore", "utcnow",
     "ASSET_KINDS", "ASSET_STATUSES", "JOB_STATUSES", "SEGMENT_KINDS", "ROLES",
     "ENTITY_KINDS", "TAG_ORIGINS", "SearchDoc", "SourceCredibility", "UNMAPPED_TABLES", "include_name",
+    "ReviewCase", "ReviewDecision", "AuditEntry", "AuditHead", "REVIEW_CASE_STATUSES", "REVIEW_DECISIONS",
 ]
 
 ASSET_KINDS = ("article", "image", "audio", "video")
@@ -409,3 +410,81 @@ def include_name(name: str | None, type_: str, parent_names: dict) -> bool:
     if type_ == "index" and name in ("ix_search_doc_tsv",):
         return False
     return True
+
+
+# ---------------------------------------------------------------- review queue (migration 0004)
+REVIEW_CASE_STATUSES = ("open", "in_review", "escalated", "passed", "rejected", "superseded")
+REVIEW_DECISIONS = ("approve", "reject", "escalate")
+
+
+class ReviewCase(Base):
+    """One review case per asset version and channel: the moderation verdict, priority, assignee and SLA."""
+
+    __tablename__ = "review_case"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("asset.id", ondelete="CASCADE"), index=True)
+    version: Mapped[str] = mapped_column(String(64))
+    """Content hash of the asset at open time (original sha256 + title + segment texts)."""
+    channel: Mapped[str] = mapped_column(String(64), default="default")
+    strict: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    tier: Mapped[str] = mapped_column(String(16), default="pass")
+    """The moderation verdict's tier: pass | needs_review | block."""
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+    reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    """The verdict's reasons (code, category, tier, score, zh, en, where)."""
+    flags: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    """The findings behind those reasons: flagged spans (segment, start, end, word) and frames."""
+    model_version: Mapped[str | None] = mapped_column(String(100))
+    priority: Mapped[float] = mapped_column(Float, default=0.0, index=True)
+    expected_reach: Mapped[int] = mapped_column(BigInteger, default=0)
+    assignee: Mapped[str | None] = mapped_column(String(100), index=True)
+    second_reviewer_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    opened_by: Mapped[str] = mapped_column(String(100), default="")
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    __table_args__ = (UniqueConstraint("asset_id", "version", "channel", name="uq_review_case_version"),)
+
+
+class ReviewDecision(Base):
+    """A reviewer's decision on a case, with reason codes and a note."""
+
+    __tablename__ = "review_decision"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("review_case.id", ondelete="CASCADE"), index=True)
+    reviewer: Mapped[str] = mapped_column(String(100))
+    decision: Mapped[str] = mapped_column(String(16))
+    """approve | reject | escalate"""
+    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    note: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AuditEntry(Base):
+    """An append-only, hash-chained audit log entry (database triggers refuse UPDATE and DELETE).
+
+    hash = sha256 of the canonical JSON of (seq, at, actor, action, subject, payload, prev_hash); `payload` is the
+    canonical JSON text itself, so any edit of a stored byte breaks the chain."""
+
+    __tablename__ = "audit_entry"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    subject: Mapped[str] = mapped_column(String(200), index=True)
+    payload: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditHead(Base):
+    """The one-row head of the audit chain (last seq and hash): appends lock it, and verification compares
+    the chain's end with it, so deleting the newest entries is detected too."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    hash: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,115 @@
+"""Build zhimei/review/proofread/data/confusion.json (the Chinese confusion sets) from packaged sources.
+
+Sources (pinned): pycorrector==1.1.4 (Apache-2.0) data/common_char_set.txt, same_pinyin.txt, same_stroke.txt;
+pypinyin==0.55.0 (MIT) readings. Install pycorrector with ``--no-deps`` (only its data files are read; it is not
+imported). Output: for each of the ~3,500 common characters, the common characters that sound the same (same
+toneless syllable, pypinyin + pycorrector's same-pinyin lists), those that look alike (pycorrector's
+same-stroke groups) and those that sound nearly alike (fuzzy pinyin: z/zh, c/ch, s/sh, n/l, r/l, f/h,
+in/ing, en/eng, an/ang), as three strings.
+
+    .venv/bin/python scripts/build_proofread_data.py
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+import unicodedata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "zhimei" / "review" / "proofread" / "data" / "confusion.json"
+VERSION = 2
+
+
+def _pycorrector_data() -> Path:
+    spec = importlib.util.find_spec("pycorrector")
+    if spec is None or not spec.submodule_search_locations:
+        sys.exit("pycorrector is not installed: .venv/bin/pip install --no-deps 'pycorrector==1.1.4'")
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
+def _readings(char: str) -> list[str]:
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    value = pinyin_dict.get(ord(char), "")
+    out = []
+    for r in value.split(",")[:2]:
+        plain = "".join(c for c in unicodedata.normalize("NFD", r) if not unicodedata.combining(c))
+        if plain and plain not in out:
+            out.append(plain)
+    return out
+
+
+_FUZZY_INITIALS = [("zh", "z"), ("ch", "c"), ("sh", "s"), ("n", "l"), ("r", "l"), ("f", "h")]
+_FUZZY_FINALS = [("ing", "in"), ("eng", "en"), ("ang", "an"), ("iang", "ian"), ("uang", "uan")]
+
+
+def _fuzzy(syllable: str) -> set[str]:
+    """Syllables a speaker of another dialect (or a learner) often confuses with ``syllable``."""
+    out = set()
+    for a, b in _FUZZY_INITIALS:
+        for x, y in ((a, b), (b, a)):
+            if syllable.startswith(x) and not (x == "z" and syllable.startswith("zh")) \
+                    and not (x == "c" and syllable.startswith("ch")) and not (x == "s" and syllable.startswith("sh")):
+                out.add(y + syllable[len(x):])
+    for a, b in _FUZZY_FINALS:
+        for x, y in ((a, b), (b, a)):
+            if syllable.endswith(x) and not (x == "in" and syllable.endswith("ing")) \
+                    and not (x == "en" and syllable.endswith("eng")) and not (x == "an" and syllable.endswith("ang")):
+                out.add(syllable[: len(syllable) - len(x)] + y)
+    return out - {syllable}
+
+
+def build() -> dict:
+    data = _pycorrector_data()
+    common = [c.strip() for c in (data / "common_char_set.txt").read_text("utf-8").splitlines()]
+    common_set = {c for c in common if len(c) == 1}
+    sound: dict[str, set[str]] = {c: set() for c in common_set}
+    shape: dict[str, set[str]] = {c: set() for c in common_set}
+    by_syllable: dict[str, set[str]] = {}
+    for c in common_set:
+        for r in _readings(c):
+            by_syllable.setdefault(r, set()).add(c)
+    near: dict[str, set[str]] = {c: set() for c in common_set}
+    for c in common_set:
+        for r in _readings(c):
+            sound[c] |= by_syllable[r]
+            for f in _fuzzy(r):
+                near[c] |= by_syllable.get(f, set())
+    for line in (data / "same_pinyin.txt").read_text("utf-8").splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        parts = line.split("\t")
+        c = parts[0].strip()
+        if c in common_set:
+            sound[c] |= {x for p in parts[1:3] for x in p.strip() if x in common_set}
+    for line in (data / "same_stroke.txt").read_text("utf-8").splitlines():
+        group = [x for x in line.split("\t") if x.strip()]
+        group = [x.strip() for x in group if x.strip() in common_set]
+        for c in group:
+            shape[c] |= set(group)
+    chars = {}
+    for c in sorted(common_set):
+        s = "".join(sorted(sound[c] - {c}))
+        h = "".join(sorted(shape[c] - {c} - sound[c]))
+        n = "".join(sorted(near[c] - {c} - sound[c] - shape[c]))
+        if s or h or n:
+            chars[c] = [s, h, n]
+    return {"version": VERSION, "sources": ["pycorrector==1.1.4 data (Apache-2.0)", "pypinyin==0.55.0 (MIT)"],
+            "common": "".join(sorted(common_set)), "chars": chars}
+
+
+def main() -> None:
+    doc = build()
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    tmp = OUT.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc, ensure_ascii=False, separators=(",", ":"), sort_keys=True) + "\n", "utf-8")
+    os.replace(tmp, OUT)
+    print(f"wrote {OUT} ({OUT.stat().st_size:,} bytes, {len(doc['chars'])} characters)")
+
+
+if __name__ == "__main__":
+    main()

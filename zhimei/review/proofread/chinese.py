@@ -1,0 +1,257 @@
+"""Chinese spelling correction (错别字): confusion sets propose, the embedded gemma-3-270m decides.
+
+1. The text is cut into clauses (sentence-final punctuation, then commas when a sentence is long).
+2. One LM pass per clause (`GemmaScorer.score`). At every token that starts on a common Chinese character, each
+   character that sounds the same (同音: same toneless syllable), sounds nearly the same (近音: fuzzy pinyin such as
+   in/ing, z/zh) or looks alike (形近: pycorrector's same-stroke groups) is compared with the written one by its
+   *left score* (`GemmaScorer.start_mass`, no extra LM work); near-sound and shape-alike candidates pay a prior
+   (``near_penalty``, ``shape_penalty`` nats). The best ``max_checks`` challengers of the clause go on, with the
+   best ``max_word_checks`` that make a jieba dictionary word with their neighbours where the written character
+   makes none, and the best ``max_function_checks`` swaps among the function characters learners mix up
+   (的/地/得, 在/再, 那/哪, 他/她/它, 做/作, 像/象, 以/已: `FUNCTION_PAIRS`).
+3. Each challenger is re-read with its right context (`GemmaScorer.rescore`): accepted when it gains more than
+   ``margin`` nats (``function_margin`` for function swaps), best first, never two edits on neighbouring characters.
+
+Confusion sets: data/confusion.json, built by scripts/build_proofread_data.py from pycorrector 1.1.4's
+dictionaries and pypinyin. The thresholds were chosen on the first 170 even-numbered rows of the SIGHAN-2014 dev
+file (bench/spelling.py reports the even half and the held-out odd half separately).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+__all__ = ["ChineseSpeller", "SpellEdit", "confusion_sets", "split_clauses", "get_speller"]
+
+_CLAUSE_END = re.compile(r"(?<=[。！？；!?;\n])")
+_SOFT = re.compile(r"(?<=[，、,：:])")
+MAX_CLAUSE_CHARS = 120
+
+
+@dataclass(frozen=True)
+class SpellEdit:
+    """One proposed character change: ``text[start:end]`` → ``replacement``, with the LM's gain in nats."""
+
+    start: int
+    end: int
+    original: str
+    replacement: str
+    gain: float
+    kind: str  # "sound" | "shape" | "near" | "function"
+
+
+FUNCTION_PAIRS = {"的": "地得", "地": "的得", "得": "的地", "在": "再", "再": "在", "哪": "那", "那": "哪",
+                  "他": "她它", "她": "他", "它": "他", "做": "作", "作": "做", "象": "像", "像": "象", "已": "以",
+                  "以": "已"}
+"""Function characters confused with each other so often that the alternatives are always re-read."""
+
+
+@lru_cache(maxsize=1)
+def confusion_sets() -> dict[str, tuple[str, str, str]]:
+    """Character → (same-sound, similar-shape, near-sound) characters, all among the ~3,500 common ones."""
+    raw = resources.files("zhimei.review.proofread").joinpath("data/confusion.json").read_text("utf-8")
+    doc = json.loads(raw)
+    return {c: (v[0], v[1], v[2] if len(v) > 2 else "") for c, v in doc["chars"].items()}
+
+
+def _kinds(sets: tuple[str, str, str]) -> tuple[str, list[str]]:
+    sound, shape, near = sets
+    return sound + shape + near, ["sound"] * len(sound) + ["shape"] * len(shape) + ["near"] * len(near)
+
+
+def split_clauses(text: str, limit: int = MAX_CLAUSE_CHARS) -> list[tuple[int, str]]:
+    """(offset, clause) pieces covering ``text``: sentences, cut at commas (then hard) when over ``limit``."""
+    out: list[tuple[int, str]] = []
+    pos = 0
+    for sent in _CLAUSE_END.split(text):
+        if not sent:
+            continue
+        pieces = [sent] if len(sent) <= limit else _SOFT.split(sent)
+        buf, buf_at = "", pos
+        for piece in pieces:
+            while len(piece) > limit:  # no comma either: hard cut
+                if buf:
+                    out.append((buf_at, buf))
+                    buf_at += len(buf)
+                    buf = ""
+                out.append((buf_at, piece[:limit]))
+                buf_at += limit
+                piece = piece[limit:]
+            if buf and len(buf) + len(piece) > limit:
+                out.append((buf_at, buf))
+                buf_at += len(buf)
+                buf = ""
+            buf += piece
+        if buf:
+            out.append((buf_at, buf))
+        pos += len(sent)
+    return out
+
+
+@lru_cache(maxsize=1)
+def word_freq() -> dict[str, float]:
+    """log-frequency of jieba's dictionary words of 2-4 characters (frequency at least 3)."""
+    import math
+
+    import jieba
+
+    jieba.setLogLevel(60)
+    jieba.initialize()
+    return {w: math.log(f) for w, f in jieba.dt.FREQ.items() if 2 <= len(w) <= 4 and f >= 3}
+
+
+def _best_word(clause: str, i: int, c: str, freq: dict[str, float]) -> float:
+    """The log-frequency of the most frequent dictionary word covering position i with ``c`` written there."""
+    best = 0.0
+    n = len(clause)
+    for length in (2, 3, 4):
+        for a in range(max(0, i - length + 1), min(i, n - length) + 1):
+            w = clause[a:i] + c + clause[i + 1:a + length]
+            f = freq.get(w)
+            if f is not None and f > best:
+                best = f
+    return best
+
+
+class ChineseSpeller:
+    """Confusion-set candidates scored by a causal LM (see the module docstring)."""
+
+    def __init__(self, scorer: Any = None, left_margin: float = 0.5, margin: float = 7.0,
+                 shape_penalty: float = 3.0, near_penalty: float = 2.0, max_checks: int = 4, word_margin: float = 1.0,
+                 max_word_checks: int = 2, function_left_margin: float = -4.0, function_margin: float = 2.0,
+                 max_function_checks: int = 2) -> None:
+        self._scorer = scorer
+        self.near_penalty = near_penalty
+        self.function_left_margin = function_left_margin
+        self.function_margin = function_margin
+        self.max_function_checks = max_function_checks
+        self.left_margin = left_margin
+        self.margin = margin
+        self.shape_penalty = shape_penalty
+        self.max_checks = max_checks
+        self.word_margin = word_margin
+        self.max_word_checks = max_word_checks
+
+    def penalty(self, kind: str) -> float:
+        """Prior cost (nats) of a candidate of this kind."""
+        return {"shape": self.shape_penalty, "near": self.near_penalty}.get(kind, 0.0)
+
+    @property
+    def scorer(self) -> Any:
+        if self._scorer is None:
+            from zhimei.review.proofread.lm import get_scorer
+
+            self._scorer = get_scorer()
+        return self._scorer
+
+    def word_candidates(self, clause: str) -> list[tuple[float, int, str, str]]:
+        """Challengers that make a dictionary word with their neighbours where the written character makes none
+        (or a much rarer one): (word gain in log-frequency, offset, replacement, kind), best first."""
+        conf = confusion_sets()
+        freq = word_freq()
+        found: list[tuple[float, int, str, str]] = []
+        for i, ch in enumerate(clause):
+            sets = conf.get(ch)
+            if not sets:
+                continue
+            chars, kinds = _kinds(sets)
+            base = _best_word(clause, i, ch, freq)
+            best: tuple[float, int, str, str] | None = None
+            for c, kind in zip(chars, kinds, strict=True):
+                g = _best_word(clause, i, c, freq) - base - self.penalty(kind)
+                if g > self.word_margin and (best is None or g > best[0]):
+                    best = (g, i, c, kind)
+            if best:
+                found.append(best)
+        found.sort(key=lambda t: -t[0])
+        return found
+
+    def candidates(self, clause: str) -> tuple[Any, list[tuple[float, int, str, str]]]:
+        """The clause's LM scores and its challengers: (left gain, char offset, replacement, kind), best first."""
+        conf = confusion_sets()
+        scores = self.scorer.score(clause)
+        found: list[tuple[float, int, str, str]] = []
+        specials: list[tuple[float, int, str, str]] = []
+        for j, at in enumerate(scores.starts):
+            if at < 0 or at >= len(clause):
+                continue
+            ch = clause[at]
+            sets = conf.get(ch)
+            if not sets or not scores.pieces[j].startswith(ch):  # (offsets are checked against the token text)
+                continue
+            chars, kinds = _kinds(sets)
+            special = FUNCTION_PAIRS.get(ch, "")
+            if special:
+                keep = [k for k, c in enumerate(chars) if c not in special]
+                chars, kinds = "".join(chars[k] for k in keep), [kinds[k] for k in keep]
+            if not chars and not special:
+                continue
+            mass = self.scorer.start_mass(scores, j, ch + chars + special)
+            gains = mass[1:] - mass[0]
+            pen = np.array([self.penalty(k) for k in kinds] + [0.0] * len(special), dtype=np.float32)
+            ranked = gains - pen
+            order = [int(k) for k in np.argsort(-ranked[: len(chars)])[:2]] if chars else []
+            for k in order:
+                if ranked[k] > self.left_margin and (k == order[0] or ranked[k] > ranked[order[0]] - 1.0):
+                    found.append((float(ranked[k]), at, chars[k], kinds[k]))
+            for k, c in enumerate(special):
+                if gains[len(chars) + k] > self.function_left_margin:
+                    specials.append((float(gains[len(chars) + k]), at, c, "function"))
+        found.sort(key=lambda t: -t[0])
+        specials.sort(key=lambda t: -t[0])
+        return scores, found[: self.max_checks] + specials[: self.max_function_checks]
+
+    def check(self, clause: str) -> list[tuple[float, float, int, str, str]]:
+        """(left gain, full gain, offset, replacement, kind) for the top challengers of one clause."""
+        if not any("\u4e00" <= c <= "\u9fff" for c in clause):
+            return []
+        try:
+            scores, picked = self.candidates(clause)
+        except ValueError:  # more tokens than one pass holds (long runs of rare symbols): left unchecked
+            return []
+        seen = {(at, rep) for _g, at, rep, _k in picked}
+        for g, at, rep, kind in self.word_candidates(clause)[: self.max_word_checks]:
+            if (at, rep) not in seen:
+                picked.append((-g, at, rep, kind))
+                seen.add((at, rep))
+        out = []
+        for left, at, rep, kind in picked:
+            gain = self.scorer.rescore(scores, at, at + 1, rep) - self.penalty(kind)
+            out.append((left, gain, at, rep, kind))
+        return out
+
+    def decide(self, clause: str, checked: list[tuple[float, float, int, str, str]]) -> list[SpellEdit]:
+        """Accepted edits of one clause from its checked challengers."""
+        taken: list[SpellEdit] = []
+        for _left, gain, at, rep, kind in sorted(checked, key=lambda t: -t[1]):
+            need = self.function_margin if kind == "function" else self.margin
+            if gain <= need or any(abs(e.start - at) <= 1 for e in taken):
+                continue
+            taken.append(SpellEdit(at, at + 1, clause[at], rep, gain, kind))
+        return sorted(taken, key=lambda e: e.start)
+
+    def correct(self, text: str) -> list[SpellEdit]:
+        """Spelling edits for ``text`` (offsets into ``text``)."""
+        edits: list[SpellEdit] = []
+        for offset, clause in split_clauses(text):
+            for e in self.decide(clause, self.check(clause)):
+                edits.append(SpellEdit(e.start + offset, e.end + offset, e.original, e.replacement, e.gain, e.kind))
+        return edits
+
+
+_speller: ChineseSpeller | None = None
+
+
+def get_speller() -> ChineseSpeller:
+    """The process-wide speller with the shipped thresholds."""
+    global _speller
+    if _speller is None:
+        _speller = ChineseSpeller()
+    return _speller
