@@ -38,6 +38,13 @@ def _mount_area_apps() -> None:
     from zhimei.review.cli import review_app
 
     app.add_typer(review_app, name="review")
+    from zhimei.review import proofread_cli, provenance_cli, queue_cli
+
+    for module in (queue_cli, proofread_cli, provenance_cli):
+        module.register(app)
+    from zhimei.studio.cli import register as register_studio
+
+    register_studio(app)  # zhimei studio <task>
 
 
 _mount_area_apps()

@@ -21,7 +21,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import zhimei
-from zhimei.api import routes_admin, routes_assets, routes_ingest, routes_jobs, routes_media, routes_pages
+from zhimei.api import (
+    routes_admin,
+    routes_assets,
+    routes_ingest,
+    routes_jobs,
+    routes_media,
+    routes_pages,
+    routes_proofread,
+    routes_provenance,
+    routes_review,
+    routes_studio,
+    routes_studio_media,
+)
 from zhimei.api.auth import AuthError, is_api_path
 from zhimei.api.routes_search import router as search_router
 from zhimei.api.routes_understand import router as understanding_router
@@ -222,4 +234,6 @@ def create_app(workers: int = 0, scheduler: bool = False) -> FastAPI:
         app.include_router(module.router)
     app.include_router(understanding_router)
     app.include_router(search_router)
+    for module in (routes_review, routes_proofread, routes_provenance, routes_studio, routes_studio_media):
+        app.include_router(module.router)
     return app

@@ -100,6 +100,7 @@ def render(request: Request, name: str, principal: Principal | None, http_status
     notice = NOTICES.get(request.query_params.get("notice", ""))
     ctx = {"principal": principal, "csrf": principal.csrf if principal else "",
            "can_edit": bool(principal and principal.allows("editor")),
+           "is_reviewer": bool(principal and principal.allows("reviewer")),
            "is_admin": bool(principal and principal.allows("admin")), "notice": notice, **context}
     resp = templates.TemplateResponse(request, name, ctx, status_code=http_status)
     resp.headers["Cache-Control"] = "no-store"
