@@ -348,3 +348,16 @@ def test_staged_orphans_are_discarded_on_reclaim(jt, monkeypatch):
         refs = referenced_blobs(session)
     assert set(blobs.keys()) <= refs
 
+
+
+def test_the_pipeline_is_what_the_settings_name_whatever_was_imported_before():
+    full = load_stage_modules(["zhimei.library.pipeline", "zhimei.review.stages"])
+    assert {"extract_text", "asr", "index", "provenance", "review"} <= set(full.names())
+    text_only = load_stage_modules(["zhimei.library.text_stages"])
+    assert text_only.names() == ["extract_text"]
+    # `review` waits for the stages it reads only when they are loaded
+    with_review = load_stage_modules(["zhimei.library.text_stages", "zhimei.review.queue.stage"])
+    review = with_review.get("review")
+    assert with_review.deps_for(review, "article") == ["extract_text"]
+    assert set(full.deps_for(full.get("review"), "video")) == {"asr", "ocr", "image_safety", "index"}
+    assert [st.name for st in with_review.graph_for("article")] == ["extract_text", "review"]

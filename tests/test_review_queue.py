@@ -237,18 +237,9 @@ def test_bad_input_is_refused_with_the_reason(lib):
 
 @pytest.fixture
 def review_stage(lib, monkeypatch):
-    """The pipeline with the `review` stage after text extraction; unregistered again afterwards."""
-    from zhimei.jobs import stages
-
-    mod = "zhimei.review.queue.stage"
-    monkeypatch.setenv("ZHIMEI_STAGE_MODULES", f'["zhimei.library.text_stages", "{mod}"]')
+    """The pipeline with the `review` stage after text extraction (the settings name the modules)."""
+    monkeypatch.setenv("ZHIMEI_STAGE_MODULES", '["zhimei.library.text_stages", "zhimei.review.queue.stage"]')
     reset_settings()
-    yield
-    stages.registry.unregister("review")
-    stages._loaded.discard(mod)
-    import sys
-
-    sys.modules.pop(mod, None)
 
 
 def test_the_review_stage_opens_a_case_after_extraction(review_stage):

@@ -446,7 +446,7 @@ def test_undecodable_text_fails_with_the_encoding_message(lib):
     d = process(b"\x80\xff\x81\xff\x80 not text \xff\xfe\x80" * 20, "garbage.txt")
     assert d["status"] == "failed"
     assert d["failure_reason"].endswith(UNDECODABLE)
-    job = d["jobs"][0]
+    job = next(j for j in d["jobs"] if j["stage"] == "extract_text")
     assert job["status"] == "failed" and job["attempts"] == 1  # permanent: no pointless retries
     with session_scope() as s:
         assert s.scalars(select(Segment).where(Segment.asset_id == d["id"])).all() == []

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -29,6 +31,10 @@ class Stage:
     description: str = ""
     priority: int = 100
     max_attempts: int | None = None
+    optional_after: tuple[str, ...] = ()
+    """Dependencies honoured only when a stage of that name is loaded (e.g. `review` waits for `asr` if present)."""
+    module: str = ""
+    """The module that defines the stage (set by `stage`); `load_stage_modules` selects stages by it."""
 
 
 @dataclass
@@ -71,9 +77,11 @@ class StageRegistry:
             if state.get(name) == 1:
                 raise ValueError(f"stage dependency cycle: {' -> '.join(path + (name,))}")
             state[name] = 1
-            for dep in applicable[name].after:
+            st = applicable[name]
+            for dep in st.after:
                 if dep not in self._stages:
                     raise ValueError(f"stage {name!r} depends on unknown stage {dep!r}")
+            for dep in (*st.after, *st.optional_after):
                 if dep in applicable:
                     visit(dep, path + (name,))
             state[name] = 2
@@ -85,7 +93,8 @@ class StageRegistry:
 
     def deps_for(self, st: Stage, kind: str) -> list[str]:
         """The dependencies of `st` that apply to `kind`."""
-        return [d for d in st.after if d in self._stages and kind in self._stages[d].kinds]
+        deps = dict.fromkeys((*st.after, *st.optional_after))
+        return [d for d in deps if d in self._stages and kind in self._stages[d].kinds]
 
 
 registry = StageRegistry()
@@ -93,22 +102,40 @@ _loaded: set[str] = set()
 
 
 def stage(name: str, *, kinds: tuple[str, ...] | frozenset[str], after: tuple[str, ...] = (),
-          version: str = "1", priority: int = 100, max_attempts: int | None = None):
+          optional_after: tuple[str, ...] = (), version: str = "1", priority: int = 100,
+          max_attempts: int | None = None):
     """Decorator: register a function as a pipeline stage."""
 
     def deco(fn: Callable[[StageContext], None]) -> Callable[[StageContext], None]:
         registry.register(Stage(name=name, run=fn, kinds=frozenset(kinds), after=tuple(after),
-                                version=version, description=(fn.__doc__ or "").strip().split("\n")[0],
-                                priority=priority, max_attempts=max_attempts))
+                                optional_after=tuple(optional_after), version=version,
+                                description=(fn.__doc__ or "").strip().split("\n")[0],
+                                priority=priority, max_attempts=max_attempts, module=fn.__module__))
         return fn
 
     return deco
 
 
+def _stage_modules_of(mod: ModuleType, defining: set[str], seen: set[str]) -> None:
+    """`mod` and, recursively, the stage-defining modules it binds by name (``from pkg import stages_mod``)."""
+    if mod.__name__ in seen:
+        return
+    seen.add(mod.__name__)
+    for value in vars(mod).values():
+        if isinstance(value, ModuleType) and value.__name__ in defining:
+            _stage_modules_of(value, defining, seen)
+
+
 def load_stage_modules(modules: list[str]) -> StageRegistry:
-    """Import the modules that register stages (each once)."""
+    """Import the modules that register stages (each once) and return the stages they provide: those defined in a
+    listed module or in a stage module it imports, plus stages registered directly (without `stage`). Stages other
+    modules registered earlier in the process are left out, so the pipeline is what the settings name."""
     for mod in modules:
         if mod not in _loaded:
             importlib.import_module(mod)
             _loaded.add(mod)
-    return registry
+    defining = {st.module for st in registry._stages.values() if st.module}
+    wanted: set[str] = set()
+    for mod in modules:
+        _stage_modules_of(sys.modules[mod], defining, wanted)
+    return StageRegistry({n: st for n, st in registry._stages.items() if not st.module or st.module in wanted})

@@ -1,6 +1,6 @@
 """The ``provenance`` stage: read an incoming asset's AIGC labels and C2PA manifest into its meta.
 
-Registered on import; the library pipeline imports this module (one line in zhimei/library/pipeline.py)."""
+Registered on import (settings `stage_modules` lists zhimei.review.stages, which imports this module)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from zhimei.review.labels.aigc import LabelError
 __all__ = ["provenance_stage"]
 
 
-@stage("provenance", kinds=("image", "audio", "video", "article"), after=("image_meta",), priority=15)
+@stage("provenance", kinds=("image", "audio", "video", "article"), optional_after=("image_meta",), priority=15)
 def provenance_stage(ctx: StageContext) -> None:
     """Inbound labels: AIGC metadata, the C2PA manifest and its validation, signs of a removed label."""
     from zhimei.review.labels.service import AssetNotFound, record_inbound

@@ -1,11 +1,11 @@
 """The `review` stage: once an asset's text is known (after extraction, ASR, OCR, image safety and indexing),
 moderate it and open its review case in the default channel (idempotent per asset version).
 
-Registered when this module is imported (settings `stage_modules`, or an import in zhimei.library.pipeline)."""
+Registered when this module is imported (settings `stage_modules` lists zhimei.review.stages)."""
 
 from __future__ import annotations
 
-from zhimei.jobs import StageContext, registry, stage
+from zhimei.jobs import StageContext, stage
 from zhimei.review.moderation import moderate_asset
 from zhimei.review.queue.admin import strict_mode
 from zhimei.review.queue.cases import asset_version, store_case
@@ -16,12 +16,10 @@ from zhimei.store.models import Asset
 __all__ = ["review_stage", "REVIEW_AFTER"]
 
 REVIEW_AFTER = ("extract_text", "asr", "ocr", "image_safety", "index")
-"""Every stage whose output moderation reads; the stage waits for those registered before this module is imported
-(so import it after the library's stage modules)."""
+"""Every stage whose output moderation reads; the stage waits for those of them the pipeline has loaded."""
 
 
-@stage("review", kinds=("article", "image", "audio", "video"),
-       after=tuple(n for n in REVIEW_AFTER if n in registry.names()), priority=65)
+@stage("review", kinds=("article", "image", "audio", "video"), optional_after=REVIEW_AFTER, priority=65)
 def review_stage(ctx: StageContext) -> None:
     """Moderate the asset and open its review case (default channel)."""
     with read_scope() as s:
