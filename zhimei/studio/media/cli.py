@@ -1,4 +1,5 @@
-"""`zhimei studio subtitles|clips|export-clip|burn-subtitles|covers|voiceover`: the media studio on the command line."""
+"""`zhimei studio subtitles|clips|export-clip|burn-subtitles|covers|voiceover|roughcut`: the media studio on the
+command line."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from rich.text import Text
 
 from zhimei.studio.cli import studio_app
 
-__all__ = ["subtitles_cmd", "clips_cmd", "export_clip_cmd", "burn_subtitles_cmd", "covers_cmd", "voiceover_cmd"]
+__all__ = ["subtitles_cmd", "clips_cmd", "export_clip_cmd", "burn_subtitles_cmd", "covers_cmd", "voiceover_cmd",
+           "roughcut_cmd"]
 
 console = Console()
 err = Console(stderr=True)
@@ -214,3 +216,72 @@ def voiceover_cmd(sources: list[int] = typer.Argument(None, help="Source asset i
         err.print(Text(f"note: {note}", style="yellow"))
     console.print(f"{res['seconds']:.1f} s of speech ({res['backend']}, {res['language']}) saved as asset "
                   f"{res['asset_id']} (AI-generated, review pending)")
+
+
+@studio_app.command("roughcut")
+def roughcut_cmd(script: str = typer.Argument(None, help="A script file (UTF-8) or the script; one line a beat."),
+                 language: str = typer.Option(None, "--language", help="zh or en (default: detected)."),
+                 per_beat: int = typer.Option(2, "--per-beat", help="Pieces of footage per beat at most."),
+                 loose: bool = typer.Option(False, "--loose", help="Also take footage found by meaning only."),
+                 timeline: Path = typer.Option(None, "--timeline", help="Render this (edited) timeline JSON instead."),
+                 edl: Path = typer.Option(None, "--edl", help="Write a CMX 3600 EDL to this file."),
+                 render: bool = typer.Option(False, "--render", help="Render the MP4 and save it as an asset."),
+                 vertical: bool = typer.Option(False, "--vertical", help="With --render: 9:16 vertical."),
+                 captions: bool = typer.Option(True, "--captions/--no-captions", help="With --render: subtitles."),
+                 voice: bool = typer.Option(True, "--voice/--no-voice", help="With --render: the voice-over."),
+                 as_json: bool = typer.Option(False, "--json", help="Print the timeline as JSON.")) -> None:
+    """Rough cut (依案成片): script → beats → library shots → timeline (JSON, EDL) → MP4 with voice-over."""
+    from zhimei.studio.media.edl import Timeline, to_edl
+    from zhimei.studio.media.roughcut import plan_roughcut, render_roughcut
+
+    if not script and timeline is None:
+        err.print(Text("error: give a script (a file or the text) or --timeline FILE", style="red"))
+        raise typer.Exit(2)
+    path = Path(script or ".")
+    text = script or ""
+    try:
+        is_file = bool(script) and len(script) < 4096 and "\n" not in script and path.is_file()
+    except OSError:  # a long line of text is not a file name
+        is_file = False
+    try:
+        if timeline is not None:
+            data = json.loads(timeline.read_text(encoding="utf-8"))
+        elif is_file:
+            text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        err.print(Text(f"error: cannot read {timeline or path}: {exc}", style="red"))
+        raise typer.Exit(2) from None
+    with _guard():
+        if timeline is not None:
+            tl = Timeline.from_dict(data.get("timeline", data) if isinstance(data, dict) else data)
+        else:
+            with _bar("planning", as_json) as tick:
+                tl = plan_roughcut(text, language=language, per_beat=per_beat, loose=loose, progress=tick)
+        new = None
+        if render:
+            with _bar("rendering", as_json) as tick:
+                new = render_roughcut(tl, vertical=vertical, captions=captions, voice=voice, created_by="cli",
+                                      progress=tick)
+    if edl is not None:
+        tmp = edl.with_name(f".{edl.name}.part")
+        tmp.write_text(to_edl(tl), encoding="utf-8")
+        tmp.replace(edl)
+    if as_json:
+        d = tl.to_dict()
+        if new:
+            d["asset_id"] = new
+        console.print_json(json.dumps(d, ensure_ascii=False))
+        return
+    table = Table("#", "start", "length", "footage", "text")
+    for b, start in zip(tl.beats, tl.starts(), strict=True):
+        where = ", ".join(f"#{c.asset_id} {c.start:.1f}–{c.end:.1f}" for c in b.clips) or \
+            Text(f"missing: {b.reason or 'no footage'} (title card)", style="yellow")
+        table.add_row(str(b.index), f"{start:.1f}", f"{b.duration:.1f}", where, b.text[:60])
+    console.print(table)
+    console.print(f"{len(tl.beats)} beats, {tl.duration:.1f} s, sources {tl.sources() or 'none'}")
+    for note in tl.notes:
+        err.print(Text(f"note: {note}", style="yellow"))
+    if edl is not None:
+        err.print(f"wrote the EDL to {edl}")
+    if new:
+        console.print(f"saved as asset {new} (AI-generated, review pending)")

@@ -96,7 +96,7 @@ def crop_plan(asset_id: int, start: float, end: float, width: int, height: int, 
     return CropPlan(cw, ch, cw, ch, xs, y, "faces" if used_faces else "centre")
 
 
-def _source(asset_id: int) -> tuple[str, str]:
+def source_file(asset_id: int) -> tuple[str, str]:
     """(blob sha, rendition kind) of the best video to cut from: the original, else the proxy."""
     with read_scope() as session:
         rends = {r.kind: r.blob_sha for r in session.scalars(select(Rendition).where(
@@ -114,7 +114,8 @@ def _style(plan: CropPlan, vertical: bool) -> str:
             f"BorderStyle=1,Outline=2,Shadow=0,MarginV={margin},WrapStyle=0")
 
 
-def _esc(path: Path) -> str:
+def filter_path(path: Path) -> str:
+    """A path quoted for an ffmpeg filter argument (subtitles=, drawtext textfile=)."""
     return str(path).replace("\\", "\\\\").replace(":", "\\:").replace("'", "\\'").replace(",", "\\,")
 
 
@@ -134,7 +135,7 @@ def render_video(src: Path, out: Path, start: float, end: float, *, plan: CropPl
             fonts.mkdir(exist_ok=True)
             if not (fonts / FONT_FILE).exists():
                 (fonts / FONT_FILE).symlink_to(Path(FONTS_DIR) / FONT_FILE)
-        filters.append(f"subtitles=filename='{_esc(srt)}':fontsdir='{_esc(fonts)}':"
+        filters.append(f"subtitles=filename='{filter_path(srt)}':fontsdir='{filter_path(fonts)}':"
                        f"force_style='{_style(plan, vertical)}'")
     filters.append("format=yuv420p")
     th = str(threads if threads is not None else get_settings().model_threads)
@@ -152,7 +153,8 @@ def render_video(src: Path, out: Path, start: float, end: float, *, plan: CropPl
     return written
 
 
-def _scratch() -> tempfile.TemporaryDirectory:
+def scratch_dir() -> tempfile.TemporaryDirectory:
+    """A scratch folder under $HOME/tmp for one render (removed with everything in it on exit)."""
     root = get_settings().home / "tmp"
     root.mkdir(parents=True, exist_ok=True)
     return tempfile.TemporaryDirectory(prefix="studio-render-", dir=root)
@@ -200,10 +202,10 @@ def export_clip(asset_id: int, start: float, end: float, *, vertical: bool = Fal
                                         (info["language"] or "").startswith("zh")) else "en"])
         except StudioError:
             cues = []  # no transcript: the clip has no captions
-    sha, rend = _source(asset_id)
+    sha, rend = source_file(asset_id)
     store = get_blob_store()
     name = f"clip-{asset_id}-{start:.1f}-{end:.1f}{'-vertical' if vertical else ''}.mp4"
-    with _scratch() as tmp, store.local_path(sha) as src:
+    with scratch_dir() as tmp, store.local_path(sha) as src:
         t = Path(tmp)
         srt = None
         if cues:
@@ -238,9 +240,9 @@ def burn_subtitles(asset_id: int, cues: Sequence[Cue] | None = None, *, language
     if dur > MAX_EXPORT_SECONDS * 3:
         raise StudioError(f"burning subtitles into {dur / 3600:.1f} h at once is refused; export shorter clips")
     plan = crop_plan(asset_id, 0.0, dur, int(info["width"]), int(info["height"]), False)
-    sha, rend = _source(asset_id)
+    sha, rend = source_file(asset_id)
     name = f"subtitled-{asset_id}{'-' + language if language else ''}.mp4"
-    with _scratch() as tmp, get_blob_store().local_path(sha) as src:
+    with scratch_dir() as tmp, get_blob_store().local_path(sha) as src:
         t = Path(tmp)
         srt = t / "subtitles.srt"
         srt.write_text(to_srt(cues), encoding="utf-8")

