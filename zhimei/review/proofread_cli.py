@@ -13,10 +13,11 @@ from typing import Any
 import click
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from typer.core import TyperGroup
+
+from zhimei.review.cli_common import fail as _fail
 
 __all__ = ["register", "proofread_app", "terms_app"]
 
@@ -38,11 +39,6 @@ proofread_app = typer.Typer(cls=_DefaultCheck, no_args_is_help=True,
                                  "style. `zhimei proofread FILE_OR_TEXT` checks a file or a text.")
 terms_app = typer.Typer(help="The term dictionary ($ZHIMEI_HOME/proofread/terms.json).", no_args_is_help=True)
 proofread_app.add_typer(terms_app, name="terms")
-
-
-def _fail(msg: str, code: int = 2) -> None:
-    err.print(f"[red]error:[/red] {escape(msg)}", soft_wrap=True)
-    raise typer.Exit(code)
 
 
 def _read_input(value: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,10 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from zhimei.review.cli_common import actor as _me
+from zhimei.review.cli_common import fail as _fail
+from zhimei.review.cli_common import ready as _ready
+
 __all__ = ["register", "labels_app", "evidence_app"]
 
 labels_app = typer.Typer(help="AIGC labels (GB 45438-2025) and C2PA manifests: label, read, publish.",
@@ -21,24 +24,6 @@ evidence_app = typer.Typer(help="Evidence packets (取证): export a signed zip,
                            no_args_is_help=True)
 out = Console()
 err = Console(stderr=True)
-
-
-def _me() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:  # noqa: BLE001 - no user name in some containers
-        return "cli"
-
-
-def _fail(msg: str, code: int = 2) -> None:
-    err.print(f"[red]error:[/red] {msg}")
-    raise typer.Exit(code)
-
-
-def _ready() -> None:
-    from zhimei.store import migrate
-
-    migrate()
 
 
 def _spinner(what: str, quiet: bool):

@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from zhimei.review.cli_common import actor as _me
+from zhimei.review.cli_common import fail as _fail
+from zhimei.review.cli_common import ready as _ready
 
 __all__ = ["register", "audit_app", "words_app"]
 
@@ -20,24 +23,6 @@ out = Console()
 err = Console(stderr=True)
 _TIER_STYLE = {"pass": "green", "needs_review": "yellow", "block": "bold red"}
 _STATUS_STYLE = {"passed": "green", "rejected": "red", "escalated": "magenta", "superseded": "dim"}
-
-
-def _me() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:  # noqa: BLE001 - no user name in some containers
-        return "cli"
-
-
-def _fail(msg: str, code: int = 2) -> None:
-    err.print(f"[red]error:[/red] {msg}")
-    raise typer.Exit(code)
-
-
-def _ready() -> None:
-    from zhimei.store import migrate
-
-    migrate()
 
 
 def _call(fn, *args: Any, **kwargs: Any) -> Any:
