@@ -78,7 +78,7 @@ def main() -> None:
         from zhimei.store.models import Asset
         from zhimei.studio.errors import StudioError
         from zhimei.studio.media.clips import fixed_window_clips, sentence_end_share, sentences_of, suggest_clips
-        from zhimei.studio.media.export import _source, export_clip
+        from zhimei.studio.media.export import export_clip, source_file
         from zhimei.studio.media.subtitles import (
             asset_info,
             check_subtitles,
@@ -126,7 +126,7 @@ def main() -> None:
                 t = time.perf_counter()
                 export_clip(aid, rng[0], rng[1], vertical=vertical, captions=True, threads=args.threads)
                 speeds["vertical" if vertical else "landscape"] = (rng[1] - rng[0]) / (time.perf_counter() - t)
-            sha, _ = _source(aid)
+            sha, _ = source_file(aid)
             with get_blob_store().local_path(sha) as src:
                 plain = _plain_cut_seconds(Path(src), rng[0], rng[1], args.threads, work / "plain.mp4")
             speeds["plain_cut"] = (rng[1] - rng[0]) / plain
