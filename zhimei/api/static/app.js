@@ -9,6 +9,25 @@
   };
   var ACTIVE = { blocked: 1, queued: 1, running: 1 };
 
+  // ---- one JSON API call for the page scripts: CSRF header, JSON body, the server's `detail` as the error ----
+  window.zhimei = window.zhimei || {};
+  window.zhimei.api = function (method, url, body) {
+    var opts = { method: method, headers: { "x-csrf-token": csrf }, credentials: "same-origin" };
+    if (body !== undefined) {
+      opts.headers["content-type"] = "application/json";
+      opts.body = JSON.stringify(body);
+    }
+    return fetch(url, opts).then(function (resp) {
+      return resp.json().catch(function () { return null; }).then(function (data) {
+        if (!resp.ok) {
+          var detail = data && data.detail;
+          throw new Error(typeof detail === "string" ? detail : (detail ? JSON.stringify(detail) : resp.statusText));
+        }
+        return data;
+      });
+    });
+  };
+
   // ---- seeking: shots, timed segments and keyframes carry data-start (seconds) ----
   function seek(seconds) {
     var player = document.getElementById("player");

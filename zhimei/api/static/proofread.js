@@ -9,25 +9,10 @@
   const runBtn = document.getElementById("pr-run");
   const allBtn = document.getElementById("pr-accept-all");
   const langSel = document.getElementById("pr-lang");
-  const csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
   let suggestions = [];
   let proofedText = null;
 
-  async function api(method, url, body) {
-    const opts = { method, headers: { "x-csrf-token": csrf }, credentials: "same-origin" };
-    if (body !== undefined) {
-      opts.headers["content-type"] = "application/json";
-      opts.body = JSON.stringify(body);
-    }
-    const resp = await fetch(url, opts);
-    let data = null;
-    try { data = await resp.json(); } catch (e) { data = null; }
-    if (!resp.ok) {
-      const detail = data && data.detail;
-      throw new Error(typeof detail === "string" ? detail : (detail ? JSON.stringify(detail) : resp.statusText));
-    }
-    return data;
-  }
+  const api = window.zhimei.api;  // app.js: CSRF header, JSON body, the server's detail as the error
 
   function el(tag, cls, text) {
     const e = document.createElement(tag);

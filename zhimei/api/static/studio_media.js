@@ -15,21 +15,7 @@
     return node;
   }
 
-  async function api(method, url, body) {
-    const opts = { method, headers: { "x-csrf-token": csrf }, credentials: "same-origin" };
-    if (body !== undefined) {
-      opts.headers["content-type"] = "application/json";
-      opts.body = JSON.stringify(body);
-    }
-    const resp = await fetch(url, opts);
-    let data = null;
-    try { data = await resp.json(); } catch (e) { data = null; }
-    if (!resp.ok) {
-      const detail = data && data.detail ? (typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail)) : resp.statusText;
-      throw new Error(detail);
-    }
-    return data;
-  }
+  const api = window.zhimei.api;  // app.js: CSRF header, JSON body, the server's detail as the error
 
   function fmt(t) {
     t = Math.max(0, Number(t) || 0);
