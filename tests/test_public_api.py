@@ -5,7 +5,8 @@ import importlib
 import pytest
 
 PACKAGES = ["zhimei.store", "zhimei.jobs", "zhimei.library", "zhimei.settings", "zhimei.store.tokens",
-            "zhimei.library.catalog", "zhimei.library.assets"]
+            "zhimei.library.catalog", "zhimei.library.assets", "zhimei.studio", "zhimei.studio.media",
+            "zhimei.review.proofread", "zhimei.review.queue", "zhimei.review.labels", "zhimei.review.evidence"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

@@ -186,7 +186,5 @@ def outline_cmd(sources: list[int] = _SOURCES,
          language=language, backend=backend, use_cache=not no_cache)
 
 
-try:  # the media studio (subtitles, clips, covers, voice-over) adds its commands to studio_app
-    from zhimei.studio.media import cli as _media_cli  # noqa: F401,E402  registers media commands
-except ImportError:
-    pass
+# the media studio (subtitles, clips, covers, voice-over, rough cut) adds its commands to studio_app
+from zhimei.studio.media import cli as _media_cli  # noqa: F401,E402  registers media commands

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from zhimei.library.assets import IngestError, ingest_bytes, ingest_file, safe_filename
+from zhimei.library import IngestError, ingest_bytes, ingest_file, safe_filename
 from zhimei.store.db import read_scope
 from zhimei.store.models import Asset
 from zhimei.studio.errors import StudioError

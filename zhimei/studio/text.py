@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from zhimei.library.text.encoding import detect_language
+from zhimei.library import detect_language
 from zhimei.models import LLM, ModelError, NotReady, get_backend
 from zhimei.settings import get_settings
 from zhimei.studio import cache as _cache

@@ -27,7 +27,7 @@ err = Console(stderr=True)
 @contextmanager
 def _guard() -> Iterator[None]:
     """Migrate first; StudioError and ffmpeg failures → a message and exit 2."""
-    from zhimei.library.media.ffmpeg import FFmpegError
+    from zhimei.library import FFmpegError
     from zhimei.store import migrate
     from zhimei.studio.errors import StudioError
 

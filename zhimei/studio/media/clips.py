@@ -231,7 +231,7 @@ def suggest_clips(asset_id: int, *, min_seconds: float = MIN_SECONDS, max_second
     hit = cached(cache)
     if hit is not None:
         return [Clip(**{k: v for k, v in c.items() if k != "duration"}) for c in hit["clips"]]
-    from zhimei.library.understand.embed import embed_texts  # noqa: PLC0415
+    from zhimei.library import embed_texts  # noqa: PLC0415
     from zhimei.models import NotReady  # noqa: PLC0415
     from zhimei.models.registry import get_backend  # noqa: PLC0415
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from zhimei.library.media.ffmpeg import FFmpegError, run_ffmpeg
+from zhimei.library import FFmpegError, run_ffmpeg
 from zhimei.settings import get_settings
 from zhimei.store.blobs import get_blob_store
 from zhimei.store.db import read_scope

@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from zhimei.library.media.ffmpeg import FFmpegError, ffprobe_json, run_ffmpeg
+from zhimei.library import FFmpegError, ffprobe_json, run_ffmpeg
 from zhimei.store.db import read_scope
 from zhimei.store.models import Keyframe
 from zhimei.studio.errors import StudioError
