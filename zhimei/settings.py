@@ -80,7 +80,8 @@ class Settings(BaseSettings):
     job_backoff_seconds: float = Field(2.0, ge=0, description="Retry backoff base (doubles per attempt).")
     job_poll_seconds: float = Field(0.5, gt=0, description="How often an idle worker looks for work.")
     stage_modules: list[str] = Field(
-        default_factory=lambda: ["zhimei.library.pipeline", "zhimei.review.stages"],
+        default_factory=lambda: ["zhimei.library.pipeline", "zhimei.review.stages", "zhimei.distribute.tasks",
+                                 "zhimei.insight.tasks"],
         description="Modules imported, in order, to register pipeline stages.",
     )
     max_upload_bytes: int = Field(2 * 1024**3, gt=0, description="Largest single file accepted.")
@@ -148,6 +149,63 @@ class Settings(BaseSettings):
     c2pa_tsa_url: str = Field("", description="RFC 3161 time-stamp authority for C2PA signatures (empty: none).")
     evidence_key: Path | None = Field(
         None, description="Ed25519 private key (PEM) that signs evidence packets (empty: made once under $HOME/keys).")
+    # -- distribute: publishing
+    publish_base_url: str = Field(
+        "", description="Public address of this site for links in feeds and exports (empty: the request's).")
+    publish_propagator: str = Field(
+        "", description="ContentPropagator written into AIGC labels at publication (empty: aigc_producer).")
+    publish_feed_size: int = Field(50, ge=1, le=500, description="Items in a feed (a channel's limit overrides).")
+    publish_webhook_timeout_seconds: float = Field(
+        10.0, gt=0, le=120, description="Whole-request limit for one webhook delivery attempt.")
+    publish_webhook_max_attempts: int = Field(
+        6, ge=1, le=30, description="Webhook delivery attempts before the delivery goes to the dead-letter list.")
+    publish_webhook_backoff_seconds: float = Field(
+        30.0, ge=0, description="First webhook retry delay in seconds (doubles per attempt).")
+    # -- distribute: engagement, experiments, privacy
+    reader_key: str = Field(
+        "", description="Secret key of the reader pseudonyms (HMAC-SHA256 of user ids; empty: made once under "
+        "$HOME/keys).")
+    reader_consent_default: bool = Field(
+        True, description="Whether a new reader may get personalised rows until they set their consent flag.")
+    events_dedupe_days: float = Field(
+        7.0, gt=0, description="How long event ids are remembered so that a resent event counts once.")
+    events_hourly_days: float = Field(
+        14.0, gt=0, description="Hourly engagement counters older than this are rolled up into daily ones.")
+    events_interaction_days: float = Field(
+        365.0, gt=0, description="A reader's per-asset feedback unseen this long is pruned.")
+    experiment_promote_at: float = Field(
+        0.95, gt=0.5, le=1.0, description="Probability-to-be-best at which a variant is promoted automatically.")
+    experiment_min_impressions: int = Field(
+        1000, ge=0, description="Impressions an experiment needs (all variants together) before auto-promotion.")
+    # -- distribute: recommendation
+    recommend_retrain_seconds: float = Field(
+        6 * 3600.0, ge=60, description="Recommendations: how often the model is retrained by the job system.")
+    recommend_diversity: float = Field(
+        0.3, ge=0, le=1, description="Recommendations: default anti-filter-bubble knob (MMR diversity, 0 = pure "
+        "relevance) on channels without their own.")
+    recommend_explore_share: float = Field(
+        0.1, ge=0, le=0.5, description="Recommendations: default share of slots given to exploration (fresh and "
+        "trending outside the reader's profile) on channels without their own knob.")
+    recommend_cache_mib: int = Field(
+        512, ge=16, le=65536, description="Recommendations: memory bound of the in-process cache of loaded models "
+        "and channel inputs (MiB).")
+    recommend_cache_seconds: float = Field(
+        60.0, gt=0, le=3600, description="Recommendations: how long a channel's shared ranking inputs (live items, "
+        "trending, fresh, picks) are reused before being read again.")
+    recommend_keep_versions: int = Field(
+        3, ge=1, le=100, description="Recommendations: trained model versions kept (older rows and blobs removed).")
+    recommend_trending_hours: float = Field(
+        48.0, gt=0, le=24 * 90, description="Recommendations: the window of engagement that makes an item trending.")
+    recommend_embedding_model: str = Field(
+        "", description="Recommendations: embedding model whose asset vectors feed content similarity (empty: the "
+        "model with the most asset vectors).")
+    # -- insight
+    insight_window_hours: float = Field(
+        24.0, gt=0, le=24 * 30, description="Insight: the current window of hot-topic bursts and story heat.")
+    insight_baseline_days: float = Field(
+        7.0, gt=0, le=365, description="Insight: how far back the baseline rate of a term or story reaches.")
+    insight_webhook_timeout_seconds: float = Field(
+        10.0, gt=0, le=120, description="Timeout of one watchlist alert webhook POST (retries: the job system).")
 
     @field_validator("home", mode="before")
     @classmethod

@@ -24,12 +24,16 @@ import zhimei
 from zhimei.api import (
     routes_admin,
     routes_assets,
+    routes_engagement,
     routes_ingest,
+    routes_insight,
     routes_jobs,
     routes_media,
     routes_pages,
     routes_proofread,
     routes_provenance,
+    routes_publish,
+    routes_recommend,
     routes_review,
     routes_studio,
     routes_studio_media,
@@ -142,7 +146,14 @@ class Background:
             self.threads.append(t)
 
     def tick(self) -> None:
-        """One scheduler round: poll due feeds; in Celery mode re-send jobs whose worker died."""
+        """One scheduler round: poll due feeds, queue due periodic tasks; in Celery mode re-send jobs whose
+        worker died."""
+        try:
+            from zhimei.jobs.tasks import run_periodic
+
+            run_periodic()
+        except Exception:
+            log.exception("periodic tasks failed")
         try:
             from zhimei.library.feeds import poll_due_feeds
 
@@ -235,5 +246,7 @@ def create_app(workers: int = 0, scheduler: bool = False) -> FastAPI:
     app.include_router(understanding_router)
     app.include_router(search_router)
     for module in (routes_review, routes_proofread, routes_provenance, routes_studio, routes_studio_media):
+        app.include_router(module.router)
+    for module in (routes_publish, routes_engagement, routes_recommend, routes_insight):
         app.include_router(module.router)
     return app

@@ -27,7 +27,8 @@ COOKIE_NAME = "zhimei_token"
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-PUBLIC_PATHS = frozenset({"/login", "/logout", "/api/health"})  # plus /static/*
+PUBLIC_PATHS = frozenset({"/login", "/logout", "/api/health",  # plus /static/*
+                          "/pub/{channel}/{filename}", "/pub/{channel}/media/{asset_id}"})  # published feeds
 
 
 class AuthError(Exception):

@@ -32,11 +32,13 @@ class StageContext:
 
     job_id: int
     attempt: int
-    asset_id: int
+    asset_id: int | None
     stage: str
     settings: Settings
     blobs: BlobStore
     completed: bool = False
+    payload: dict = field(default_factory=dict)
+    """A background task's arguments (empty for pipeline stages)."""
     _stop: threading.Event = field(default_factory=threading.Event)
     _progress: float = 0.0
     _message: str = ""

@@ -31,7 +31,7 @@ def run_job(job: Job) -> str:
     s = get_settings()
     reg = load_stage_modules(s.stage_modules)
     ctx = StageContext(job_id=job.id, attempt=job.attempts, asset_id=job.asset_id, stage=job.stage,
-                       settings=s, blobs=get_blob_store(s))
+                       settings=s, blobs=get_blob_store(s), payload=dict(job.payload or {}))
     stop_beat = threading.Event()
 
     def beat() -> None:

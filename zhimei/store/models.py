@@ -220,6 +220,8 @@ class Job(Base):
     input_hash: Mapped[str | None] = mapped_column(String(64))
     staged_blobs: Mapped[list[str]] = mapped_column(JSON, default=list)
     result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=dict)
+    """Arguments of a background task (jobs with no asset, see `zhimei.jobs.tasks`)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -488,3 +490,7 @@ class AuditHead(Base):
     seq: Mapped[int] = mapped_column(Integer, default=0)
     hash: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# Tables of the later areas live in their own modules; importing them here puts them into Base.metadata.
+from zhimei.store import models_engagement, models_insight, models_publish, models_recommend  # noqa: E402,F401

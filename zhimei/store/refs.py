@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from zhimei.store.blobs import BlobStore, LocalBlobStore
 from zhimei.store.models import Face, Job, Keyframe, Person, Rendition
+from zhimei.store.models_recommend import RecommendModel
 
 __all__ = ["referenced_blobs", "collect_garbage"]
 
@@ -21,6 +22,7 @@ def referenced_blobs(session: Session) -> set[str]:
         refs.update((blob, thumb))
     for model in (Face, Person):  # face-crop thumbnails (understanding)
         refs.update(sha for sha in session.scalars(select(model.thumb_sha).where(model.thumb_sha.is_not(None))))
+    refs.update(session.scalars(select(RecommendModel.blob_sha)))  # trained recommendation models
     for staged in session.scalars(select(Job.staged_blobs).where(Job.status == "running")):
         refs.update(staged or [])
     return refs
