@@ -154,7 +154,7 @@ def test_sample_video_subtitles_clips_and_export(sample_asset, client, tokens):
     assert track.language == "en"
     assert track.violations == []
     assert len(track.cues) >= 3
-    assert "River Bridge." in " ".join(c.text.replace("\n", " ") for c in track.cues)
+    assert "River Bridge" in " ".join(c.text.replace("\n", " ") for c in track.cues)
     _lines_ok(track.cues, "en")
 
     viewer = {"Authorization": f"Bearer {tokens['viewer']}"}
@@ -256,3 +256,15 @@ def test_a_recording_without_speech_is_refused_clearly(zhome, client, tokens, tm
 
     new = export_clip(aid, 0.5, 2.5, vertical=True, captions=True, threads=1)
     assert _probe(_blob_path(new))["height"] == "180"
+
+
+def test_packed_speech_borrows_time_from_a_neighbour_with_time_to_spare():
+    from zhimei.studio.media.subtitles import retime
+
+    fast = ["The council approved the new river", "bridge construction today"]  # 60 characters in 2.5 s
+    cues = [Cue(0.0, 2.5, fast), Cue(2.6, 6.0, ["Residents agree."])]  # no silence between them
+    assert any(v.rule == "reading_speed" for v in check_subtitles(cues, "en"))
+    fixed = retime(cues, "en")
+    assert check_subtitles(fixed, "en") == []
+    assert fixed[0].start == 0.0 and fixed[1].end >= 6.0  # the shared boundary moved, by at most 0.5 s
+    assert 2.6 < fixed[1].start <= 3.1 and fixed[0].end < fixed[1].start

@@ -52,6 +52,8 @@ MIN_GAP_FRAMES = 2
 PAUSE_BREAK = 1.0
 """A pause this long (seconds) in speech always ends a cue."""
 LINGER = 0.3
+BORROW = 0.5
+"""Seconds a cue boundary may move into a neighbouring cue that has time to spare, for reading speed."""
 """A cue stays up to this long after its last word when there is room (easier to read)."""
 MAX_CUES = 50_000
 MAX_TRANSLATE_CUES = 3_000
@@ -361,6 +363,21 @@ def retime(cues: list[Cue], lang: str, *, fps: float = 25.0, duration: float | N
         if c.end - c.start < need(c):
             floor = cues[i - 1].end + gap if i > 0 else 0.0
             c.start = max(floor, min(c.start, c.end - need(c)))
+    for i, c in enumerate(cues):  # 2b: still too fast in packed speech: borrow from a neighbour with time to spare
+        for j in (i + 1, i - 1):
+            short = need(c) - (c.end - c.start)
+            if short <= 0 or not 0 <= j < n:
+                break
+            nb = cues[j]
+            move = min(short, max(0.0, (nb.end - nb.start) - need(nb)), BORROW)
+            if move <= 0:
+                continue
+            if j > i:
+                nb.start += move
+                c.end = min(c.end + move, nb.start - gap)
+            else:
+                nb.end -= move
+                c.start = max(nb.end + gap, c.start - move)
     for i, c in enumerate(cues):  # 3: linger a little after the last word where there is room
         c.end = max(c.end, min(c.end + LINGER, end_limit(i), c.start + MAX_DURATION))
     for c in cues:
