@@ -49,5 +49,6 @@ def run_job_task(self, job_id: int) -> str:
             raise self.retry(countdown=get_settings().job_lease_seconds)
         return status
     status = run_job(job)
-    dispatch_ready(asset_id=job.asset_id)
+    if job.asset_id is not None:  # the asset's next stages; background tasks send what they queue themselves
+        dispatch_ready(asset_id=job.asset_id)
     return status

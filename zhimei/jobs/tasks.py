@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from zhimei.jobs.context import StageContext
@@ -57,7 +57,8 @@ def periodic_tasks() -> dict[str, float]:
 def enqueue_task(name: str, payload: dict | None = None, *, key: str | None = None,
                  not_before: datetime | None = None, session: Session | None = None) -> int:
     """Queue a run of task `name`; returns the job id. With `key`, a queued or running job of the same task and
-    key is reused instead (so retries of the caller never duplicate work)."""
+    key is reused instead (so retries of the caller never duplicate work). Within the caller's `session`, the
+    job is sent to Celery only after that transaction commits."""
     s = get_settings()
     reg = load_stage_modules(s.stage_modules)
     st = reg.get(name)
@@ -78,8 +79,11 @@ def enqueue_task(name: str, payload: dict | None = None, *, key: str | None = No
         sess.flush()
         return job.id
 
-    if session is not None:
-        return add(session)
+    if session is not None:  # sent to Celery once the caller's transaction commits
+        job_id = add(session)
+        if s.job_backend == "celery":
+            event.listen(session, "after_commit", lambda _sess: _dispatch(job_id, not_before), once=True)
+        return job_id
     with session_scope() as sess:
         job_id = add(sess)
     _dispatch(job_id, not_before)
