@@ -8,7 +8,8 @@ PACKAGES = ["zhimei.store", "zhimei.jobs", "zhimei.library", "zhimei.settings", 
             "zhimei.library.catalog", "zhimei.library.assets", "zhimei.studio", "zhimei.studio.media",
             "zhimei.review.proofread", "zhimei.review.queue", "zhimei.review.labels", "zhimei.review.evidence",
             "zhimei.distribute.publish", "zhimei.distribute.engagement", "zhimei.distribute.recommend",
-            "zhimei.insight"]
+            "zhimei.insight",
+            "zhimei.desk", "zhimei.workflow"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

@@ -50,6 +50,11 @@ def _mount_area_apps() -> None:
 
     for module in (publish_cli, engagement_cli, recommend_cli, insight_cli):
         module.register(app)
+    from zhimei.desk import cli as desk_cli
+    from zhimei.workflow import cli as workflow_cli
+
+    for module in (desk_cli, workflow_cli):
+        module.register(app)
 
 
 _mount_area_apps()

@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     job_poll_seconds: float = Field(0.5, gt=0, description="How often an idle worker looks for work.")
     stage_modules: list[str] = Field(
         default_factory=lambda: ["zhimei.library.pipeline", "zhimei.review.stages", "zhimei.distribute.tasks",
-                                 "zhimei.insight.tasks"],
+                                 "zhimei.insight.tasks", "zhimei.workflow.tasks"],
         description="Modules imported, in order, to register pipeline stages.",
     )
     max_upload_bytes: int = Field(2 * 1024**3, gt=0, description="Largest single file accepted.")
@@ -206,6 +206,19 @@ class Settings(BaseSettings):
         7.0, gt=0, le=365, description="Insight: how far back the baseline rate of a term or story reaches.")
     insight_webhook_timeout_seconds: float = Field(
         10.0, gt=0, le=120, description="Timeout of one watchlist alert webhook POST (retries: the job system).")
+    # -- desk
+    desk_lock_minutes: float = Field(
+        15.0, gt=0, le=1440, description="Desk: how long an edit lock on a desk item lasts unless renewed (minutes).")
+    desk_note_max_chars: int = Field(
+        4000, ge=100, le=100_000, description="Desk: longest note (hand-over, move, history note) accepted.")
+    # -- workflow
+    workflow_stuck_seconds: float = Field(
+        120.0, gt=0, description="Workflows: a running step with no job heartbeat for this long, or a queued step no "
+                                 "worker took for this long, is shown and recorded as stuck.")
+    workflow_notify_timeout_seconds: float = Field(
+        10.0, gt=0, le=120, description="Workflows: timeout of one notify/escalation webhook POST.")
+    workflow_max_items: int = Field(
+        500, ge=1, le=100_000, description="Workflows: most items one `foreach` step loops over.")
 
     @field_validator("home", mode="before")
     @classmethod

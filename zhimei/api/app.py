@@ -24,6 +24,7 @@ import zhimei
 from zhimei.api import (
     routes_admin,
     routes_assets,
+    routes_desk,
     routes_engagement,
     routes_ingest,
     routes_insight,
@@ -37,6 +38,8 @@ from zhimei.api import (
     routes_review,
     routes_studio,
     routes_studio_media,
+    routes_workflow,
+    routes_workflow_pages,
 )
 from zhimei.api.auth import AuthError, is_api_path
 from zhimei.api.routes_search import router as search_router
@@ -247,6 +250,7 @@ def create_app(workers: int = 0, scheduler: bool = False) -> FastAPI:
     app.include_router(search_router)
     for module in (routes_review, routes_proofread, routes_provenance, routes_studio, routes_studio_media):
         app.include_router(module.router)
-    for module in (routes_publish, routes_engagement, routes_recommend, routes_insight):
+    for module in (routes_publish, routes_engagement, routes_recommend, routes_insight, routes_desk, routes_workflow,
+                   routes_workflow_pages):
         app.include_router(module.router)
     return app

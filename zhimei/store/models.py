@@ -493,4 +493,11 @@ class AuditHead(Base):
 
 
 # Tables of the later areas live in their own modules; importing them here puts them into Base.metadata.
-from zhimei.store import models_engagement, models_insight, models_publish, models_recommend  # noqa: E402,F401
+from zhimei.store import (  # noqa: E402,F401
+    models_desk,
+    models_engagement,
+    models_insight,
+    models_publish,
+    models_recommend,
+    models_workflow,
+)
