@@ -419,7 +419,7 @@ def test_a_plugin_step_type_counts_tokens_per_step_and_run(flows):
         unregister_step("test.words")
 
 
-def test_the_daily_sentiment_template_runs_and_sends_its_report(flows):
+def test_the_daily_sentiment_template_runs_and_sends_its_report(flows, monkeypatch):
     import json
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -440,6 +440,14 @@ def test_the_daily_sentiment_template_runs_and_sends_its_report(flows):
     try:
         install_template("daily-sentiment", actor=ME)
         url = f"http://127.0.0.1:{server.server_address[1]}/report"
+        monkeypatch.setenv("ZHIMEI_FETCH_PRIVATE_URLS", "0")
+        reset_settings()
+        run = start_run("daily-sentiment", {"term": "台风", "webhook": url}, actor=ME)
+        drain()  # an internal receiver is refused unless the fetch_private_urls setting allows it
+        r = get_run(run["id"])
+        assert r["status"] == "failed" and "non-public address" in r["steps"][2]["error"] and got == []
+        monkeypatch.setenv("ZHIMEI_FETCH_PRIVATE_URLS", "1")
+        reset_settings()
         run = start_run("daily-sentiment", {"term": "台风", "webhook": url}, actor=ME)
         drain()
         r = get_run(run["id"])

@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import secrets
-import socket
 import time
 import unicodedata
 from datetime import UTC, datetime, timedelta
@@ -371,18 +369,12 @@ def alert_body(session: Session, alert_id: int) -> tuple[bytes, InsightAlert, In
 
 def _guard(request) -> None:
     """Refuse hosts that resolve to loopback/private/link-local addresses unless fetch_private_urls allows."""
-    if get_settings().fetch_private_urls:
-        return
-    host = request.url.host
+    from zhimei.library import UnsafeURL, check_public_host
+
     try:
-        infos = socket.getaddrinfo(host, request.url.port or 443, proto=socket.IPPROTO_TCP)
-    except socket.gaierror as exc:
-        raise InsightError(f"cannot resolve webhook host {host!r}: {exc.strerror}") from None
-    for info in infos:
-        addr = ipaddress.ip_address(info[4][0].split("%")[0])
-        if not addr.is_global or addr.is_multicast:
-            raise InsightError(f"refusing to post to {host!r}: it resolves to a non-public address ({addr}); "
-                               "set ZHIMEI_FETCH_PRIVATE_URLS=1 to allow internal hosts")
+        check_public_host(request.url.host, request.url.port, doing="post to")
+    except UnsafeURL as exc:
+        raise InsightError(str(exc)) from None
 
 
 class DeliveryFailed(RuntimeError):

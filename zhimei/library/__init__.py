@@ -16,6 +16,9 @@ _LAZY = {
     "ffprobe_json": "zhimei.library.media.ffmpeg",
     "detect_language": "zhimei.library.text.encoding",
     "embed_texts": "zhimei.library.understand.embed",
+    "UnsafeURL": "zhimei.library.ingest",
+    "check_public_host": "zhimei.library.ingest",
+    "guard_public_request": "zhimei.library.ingest",
 }
 
 __all__ = ["IngestError", "IngestResult", "ingest_bytes", "ingest_file", "safe_filename", "sniff", *_LAZY]

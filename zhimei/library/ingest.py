@@ -74,21 +74,29 @@ def check_url(url: str) -> str:
     return url
 
 
-def _guard_address(request) -> None:
-    """httpx request hook: refuse hosts that resolve to loopback/private/link-local addresses (every
-    redirect hop is checked), unless settings.fetch_private_urls allows them."""
+def check_public_host(host: str, port: int | None = None, *, doing: str = "fetch") -> None:
+    """Raise UnsafeURL when `host` resolves to a loopback, private, link-local or multicast address, unless the
+    fetch_private_urls setting allows internal hosts (the SSRF guard of every outgoing request: URL ingest,
+    webhooks, alerts, workflow notifications). `doing` words the refusal ("fetch", "deliver to", "post to")."""
     if get_settings().fetch_private_urls:
         return
-    host = request.url.host
     try:
-        infos = socket.getaddrinfo(host, request.url.port or 443, proto=socket.IPPROTO_TCP)
+        infos = socket.getaddrinfo(host, port or 443, proto=socket.IPPROTO_TCP)
     except socket.gaierror as exc:
         raise UnsafeURL(f"cannot resolve host {host!r}: {exc.strerror}") from None
     for info in infos:
         addr = ipaddress.ip_address(info[4][0].split("%")[0])
         if not addr.is_global or addr.is_multicast:
-            raise UnsafeURL(f"refusing to fetch {host!r}: it resolves to a non-public address ({addr}); "
+            raise UnsafeURL(f"refusing to {doing} {host!r}: it resolves to a non-public address ({addr}); "
                             "set ZHIMEI_FETCH_PRIVATE_URLS=1 to allow internal hosts")
+
+
+def guard_public_request(request) -> None:
+    """httpx request hook: `check_public_host` on every request, so every redirect hop is checked too."""
+    check_public_host(request.url.host, request.url.port)
+
+
+_guard_address = guard_public_request
 
 
 def http_client(**kwargs: Any):

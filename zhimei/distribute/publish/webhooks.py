@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
-import socket
 import time
 from datetime import datetime, timedelta
 from typing import Any
@@ -132,18 +130,12 @@ class _PrivateAddress(Exception):
 
 def _guard(request: httpx.Request) -> None:
     """Refuse internal hosts unless the fetch_private_urls setting allows them (as ingest does)."""
-    if get_settings().fetch_private_urls:
-        return
-    host = request.url.host
+    from zhimei.library import UnsafeURL, check_public_host
+
     try:
-        infos = socket.getaddrinfo(host, request.url.port or 443, proto=socket.IPPROTO_TCP)
-    except socket.gaierror as exc:
-        raise _PrivateAddress(f"cannot resolve host {host!r}: {exc.strerror}") from None
-    for info in infos:
-        addr = ipaddress.ip_address(info[4][0].split("%")[0])
-        if not addr.is_global or addr.is_multicast:
-            raise _PrivateAddress(f"refusing to deliver to {host!r}: it resolves to a non-public address ({addr}); "
-                                  "set ZHIMEI_FETCH_PRIVATE_URLS=1 to allow internal receivers")
+        check_public_host(request.url.host, request.url.port, doing="deliver to")
+    except UnsafeURL as exc:
+        raise _PrivateAddress(str(exc)) from None
 
 
 def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int | None, str | None]:
