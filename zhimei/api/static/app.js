@@ -9,7 +9,8 @@
   };
   var ACTIVE = { blocked: 1, queued: 1, running: 1 };
 
-  // ---- one JSON API call for the page scripts: CSRF header, JSON body, the server's `detail` as the error ----
+  // ---- one JSON API call for the page scripts: CSRF header, JSON body, the server's `detail` as the error
+  // (with its HTTP status and body as err.status and err.data) ----
   window.zhimei = window.zhimei || {};
   window.zhimei.api = function (method, url, body) {
     var opts = { method: method, headers: { "x-csrf-token": csrf }, credentials: "same-origin" };
@@ -21,7 +22,11 @@
       return resp.json().catch(function () { return null; }).then(function (data) {
         if (!resp.ok) {
           var detail = data && data.detail;
-          throw new Error(typeof detail === "string" ? detail : (detail ? JSON.stringify(detail) : resp.statusText));
+          var err = new Error(typeof detail === "string" ? detail
+            : (detail ? JSON.stringify(detail) : (resp.status + " " + resp.statusText)));
+          err.status = resp.status;  // callers tell conflicts (409) and field problems (422) apart
+          err.data = data;
+          throw err;
         }
         return data;
       });

@@ -3,8 +3,6 @@
 // (approve / reject with edits and a comment). Everything goes through the JSON API under /api/flows.
 (function () {
   "use strict";
-  var csrfMeta = document.querySelector('meta[name="csrf-token"]');
-  var csrf = csrfMeta ? csrfMeta.getAttribute("content") : "";
   var LABELS = {
     queued: "排队 Queued", running: "运行 Running", waiting: "待批 Waiting", succeeded: "成功 Succeeded",
     failed: "失败 Failed", cancelled: "已取消 Cancelled", pending: "未开始 Pending", skipped: "跳过 Skipped",
@@ -13,28 +11,7 @@
   var ACTIVE = { queued: 1, running: 1, waiting: 1 };
   var NOTE_KEY = "zhimei-flows-note";
 
-  // Like window.zhimei.api, but a refusal keeps its HTTP status and body (409 conflicts, 422 problems).
-  function api(method, url, body) {
-    var opts = { method: method, headers: { "x-csrf-token": csrf, Accept: "application/json" },
-                 credentials: "same-origin" };
-    if (body !== undefined) {
-      opts.headers["content-type"] = "application/json";
-      opts.body = JSON.stringify(body);
-    }
-    return fetch(url, opts).then(function (resp) {
-      return resp.json().catch(function () { return null; }).then(function (data) {
-        if (!resp.ok) {
-          var detail = data && data.detail;
-          var err = new Error(typeof detail === "string" ? detail
-            : (detail ? JSON.stringify(detail) : (resp.status + " " + resp.statusText)));
-          err.status = resp.status;
-          err.data = data;
-          throw err;
-        }
-        return data;
-      });
-    });
-  }
+  var api = window.zhimei.api;  // a refusal carries err.status and err.data (409 conflicts, 422 problems)
 
   var msg = document.querySelector('[data-testid="flow-msg"]');
   function say(text, isError) {
