@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
-import tempfile
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -23,6 +21,7 @@ from zhimei.distribute.engagement.bulk import Bulk
 from zhimei.distribute.engagement.errors import EngagementError
 from zhimei.distribute.engagement.sql import upsert
 from zhimei.settings import get_settings
+from zhimei.store.keyfiles import write_private_once
 from zhimei.store.models import utcnow
 from zhimei.store.models_engagement import Reader, ReaderInteraction
 
@@ -40,23 +39,6 @@ def reader_key_path() -> Path:
     return get_settings().home / "keys" / "reader-hmac.key"
 
 
-def _write_once(dest: Path, data: bytes) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".key-", dir=dest.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        try:
-            os.link(tmp, dest)  # never replaces a key another process wrote first
-        except FileExistsError:
-            pass
-    finally:
-        os.unlink(tmp)
-
-
 def _key() -> bytes:
     configured = get_settings().reader_key
     if configured:
@@ -66,7 +48,7 @@ def _key() -> bytes:
     with _LOCK:
         if cache_key not in _KEYS:
             if not path.exists():
-                _write_once(path, secrets.token_hex(32).encode())
+                write_private_once(path, secrets.token_hex(32).encode())
             data = path.read_bytes().strip()
             if len(data) < 32:
                 raise EngagementError(f"the reader key {path} is shorter than 32 bytes", 500)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import tempfile
 import threading
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from zhimei.settings import get_settings
+from zhimei.store.keyfiles import write_private_once
 
 __all__ = ["KeyError_", "signing_key", "key_path", "public_key_b64", "fingerprint", "load_public_key",
            "sign_bytes", "verify_bytes"]
@@ -41,24 +41,6 @@ def key_path(path: str | os.PathLike[str] | None = None) -> Path:
     return get_settings().home / "keys" / "zhimei-ed25519.pem"
 
 
-def _write_private(dest: Path, data: bytes) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    os.chmod(dest.parent, 0o700)
-    fd, tmp = tempfile.mkstemp(prefix=".key-", dir=dest.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        try:
-            os.link(tmp, dest)  # never replaces a key another process wrote first
-        except FileExistsError:
-            pass
-    finally:
-        os.unlink(tmp)
-
-
 def signing_key(path: str | os.PathLike[str] | None = None) -> Ed25519PrivateKey:
     """The Ed25519 private key; the default one is generated on first use (an explicit path must exist)."""
     p = key_path(path)
@@ -68,7 +50,7 @@ def signing_key(path: str | os.PathLike[str] | None = None) -> Ed25519PrivateKey
             if explicit:
                 raise KeyError_(f"the signing key {p} does not exist")
             key = Ed25519PrivateKey.generate()
-            _write_private(p, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            write_private_once(p, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                 serialization.NoEncryption()))
         try:
             loaded = serialization.load_pem_private_key(p.read_bytes(), password=None)
