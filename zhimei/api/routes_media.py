@@ -19,7 +19,7 @@ from zhimei.store.blobs import BlobNotFound, get_blob_store
 from zhimei.store.db import session_scope
 from zhimei.store.models import Asset, Keyframe, Rendition
 
-__all__ = ["router", "parse_range", "RangeNotSatisfiable"]
+__all__ = ["router", "parse_range", "RangeNotSatisfiable", "serve_blob"]
 
 router = APIRouter(prefix="/api", tags=["media"])
 
@@ -113,6 +113,11 @@ def _etag_matches(header: str | None, etag: str) -> bool:
         return False
     tags = [t.strip().removeprefix("W/") for t in header.split(",")]
     return "*" in tags or etag in tags
+
+
+async def serve_blob(request: Request, sha: str, mime: str) -> Response:
+    """Stream blob `sha` as `mime` with HTTP Range support (what every media URL answers with)."""
+    return await _serve(request, _Blob(sha, mime))
 
 
 async def _serve(request: Request, blob: _Blob) -> Response:

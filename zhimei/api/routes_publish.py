@@ -255,10 +255,10 @@ async def public_feed(request: Request, channel: str = _channel_path(),
 @router.get("/pub/{channel}/media/{asset_id}", include_in_schema=False)
 async def public_media(request: Request, channel: str = _channel_path(), asset_id: int = Path(..., ge=1),
                        rendition: str | None = Query(None, pattern="^thumbnail$")) -> Response:
-    from zhimei.api.routes_media import _Blob, _serve
+    from zhimei.api.routes_media import serve_blob
 
     ref = await run_in_threadpool(_public, published_media, channel, asset_id, rendition)
-    resp = await _serve(request, _Blob(ref.sha, ref.mime))
+    resp = await serve_blob(request, ref.sha, ref.mime)
     resp.headers["Cache-Control"] = "public, max-age=300"
     return resp
 
