@@ -1,4 +1,4 @@
-"""What the review area's CLI commands share: who is acting, one-line errors, a migrated store."""
+"""What the area CLIs share: who is acting, one-line errors, a migrated store."""
 
 from __future__ import annotations
 

@@ -30,19 +30,19 @@ _NOTE = typer.Option("", "--note", "-n", help="A note kept in the item's history
 
 
 def _ready() -> None:
-    from zhimei.review.cli_common import ready
+    from zhimei.cli_common import ready
 
     ready()
 
 
 def _fail(msg: str, code: int = 2) -> None:
-    from zhimei.review.cli_common import fail
+    from zhimei.cli_common import fail
 
     fail(msg, code)
 
 
 def _actor(name: str | None) -> str:
-    from zhimei.review.cli_common import actor
+    from zhimei.cli_common import actor
 
     return name or actor()
 

@@ -12,9 +12,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from zhimei.review.cli_common import actor as _me
-from zhimei.review.cli_common import fail as _fail
-from zhimei.review.cli_common import ready as _ready
+from zhimei.cli_common import actor as _me
+from zhimei.cli_common import fail as _fail
+from zhimei.cli_common import ready as _ready
 
 __all__ = ["register", "events_app", "experiments_app", "readers_app"]
 

@@ -41,7 +41,7 @@ def _ready() -> None:
 
 
 def _fail(msg: str, code: int = 2) -> None:
-    from zhimei.review.cli_common import fail
+    from zhimei.cli_common import fail
 
     fail(msg, code)
 
@@ -56,7 +56,7 @@ def _call(fn, *args: Any, **kwargs: Any) -> Any:
 
 
 def _actor() -> str:
-    from zhimei.review.cli_common import actor
+    from zhimei.cli_common import actor
 
     return actor()
 

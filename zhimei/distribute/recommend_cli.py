@@ -40,8 +40,8 @@ def _ready() -> None:
 
 
 def _call(fn, *args: Any, **kwargs: Any) -> Any:
+    from zhimei.cli_common import fail
     from zhimei.distribute.recommend import RecommendError
-    from zhimei.review.cli_common import fail
 
     try:
         return fn(*args, **kwargs)
@@ -137,8 +137,8 @@ def knob_cmd(channel: str | None = typer.Option(None, "--channel", "-c", help="c
              explore: float | None = typer.Option(None, help="exploration share 0..0.5"),
              as_json: bool = typer.Option(False, "--json")) -> None:
     """Show or set a channel's anti-filter-bubble knob."""
+    from zhimei.cli_common import actor
     from zhimei.distribute.recommend import channel_knob, set_channel_knob
-    from zhimei.review.cli_common import actor
     from zhimei.store.db import session_scope
 
     _ready()
@@ -176,8 +176,8 @@ def picks_add(asset_id: int = typer.Argument(..., min=1), channel: str = typer.O
               rank: int = typer.Option(0, min=-1000, max=1000), note: str = typer.Option(""),
               as_json: bool = typer.Option(False, "--json")) -> None:
     """Pick an asset for a channel (none: every channel)."""
+    from zhimei.cli_common import actor
     from zhimei.distribute.recommend import add_pick
-    from zhimei.review.cli_common import actor
     from zhimei.store.db import session_scope
 
     _ready()

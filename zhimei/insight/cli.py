@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any, NoReturn
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -15,30 +14,16 @@ from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
+from zhimei.cli_common import actor as _actor
+from zhimei.cli_common import err
+from zhimei.cli_common import fail as _fail
+from zhimei.cli_common import ready as _ready
+
 __all__ = ["register", "watchlist_app", "parse_since"]
 
 out = Console()
-err = Console(stderr=True)
 watchlist_app = typer.Typer(help="舆情监测清单 Watchlists: terms, people and organisations with webhook alerts.",
                             no_args_is_help=True)
-
-
-def _fail(msg: str, code: int = 2) -> NoReturn:
-    err.print(f"[red]error:[/red] {escape(msg)}", soft_wrap=True)
-    raise typer.Exit(code)
-
-
-def _ready() -> None:
-    from zhimei.store import migrate
-
-    migrate()
-
-
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:  # noqa: BLE001 - no user name in some containers
-        return "cli"
 
 
 def parse_since(value: str | None) -> datetime | None:

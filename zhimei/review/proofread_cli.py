@@ -17,7 +17,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from typer.core import TyperGroup
 
-from zhimei.review.cli_common import fail as _fail
+from zhimei.cli_common import fail as _fail
 
 __all__ = ["register", "proofread_app", "terms_app"]
 

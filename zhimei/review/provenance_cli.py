@@ -12,9 +12,9 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from zhimei.review.cli_common import actor as _me
-from zhimei.review.cli_common import fail as _fail
-from zhimei.review.cli_common import ready as _ready
+from zhimei.cli_common import actor as _me
+from zhimei.cli_common import fail as _fail
+from zhimei.cli_common import ready as _ready
 
 __all__ = ["register", "labels_app", "evidence_app"]
 

@@ -22,19 +22,19 @@ _STYLE = {"succeeded": "green", "failed": "red", "cancelled": "red", "waiting": 
 
 
 def _ready() -> None:
-    from zhimei.review.cli_common import ready
+    from zhimei.cli_common import ready
 
     ready()
 
 
 def _fail(msg: str, code: int = 2) -> None:
-    from zhimei.review.cli_common import fail
+    from zhimei.cli_common import fail
 
     fail(msg, code)
 
 
 def _actor() -> str:
-    from zhimei.review.cli_common import actor
+    from zhimei.cli_common import actor
 
     return actor()
 
