@@ -9,7 +9,7 @@ from sqlalchemy import select
 from zhimei.jobs.context import Cancelled, StageContext
 from zhimei.jobs.queue import LeaseLost, cancel, claim, enqueue_pipeline, retry
 from zhimei.jobs.stages import PermanentError, Stage, StageRegistry, load_stage_modules, registry, stage
-from zhimei.jobs.worker import Worker, drain, run_job
+from zhimei.jobs.worker import Worker, drain, run_asset_jobs, run_job
 from zhimei.settings import get_settings
 from zhimei.store.db import session_scope
 from zhimei.store.models import Job, utcnow
@@ -17,7 +17,7 @@ from zhimei.store.models import Job, utcnow
 __all__ = [
     "Cancelled", "StageContext", "LeaseLost", "cancel", "claim", "enqueue_pipeline", "retry",
     "PermanentError", "Stage", "StageRegistry", "load_stage_modules", "registry", "stage",
-    "Worker", "drain", "run_job", "dispatch_ready",
+    "Worker", "drain", "run_job", "run_asset_jobs", "dispatch_ready",
 ]
 
 

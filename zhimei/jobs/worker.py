@@ -117,3 +117,29 @@ def drain(max_jobs: int = 10_000) -> int:
     while n < max_jobs and w.run_once():
         n += 1
     return n
+
+
+def run_asset_jobs(asset_ids: list[int], label: str = "helper") -> int:
+    """Run the assets' runnable queued jobs in this thread, claimed like any worker would (so none runs twice), for
+    the stages this process has loaded: a job that waits for those assets never holds back the only worker that
+    could process them. `label` is added to the worker name the jobs record. Returns how many ran."""
+    from sqlalchemy import or_, select
+
+    from zhimei.store.db import read_scope
+    from zhimei.store.models import Job, utcnow
+
+    if not asset_ids:
+        return 0
+    here = load_stage_modules(get_settings().stage_modules).names()
+    with read_scope() as s:
+        queued = list(s.scalars(select(Job.id).where(
+            Job.asset_id.in_(asset_ids), Job.status == "queued", Job.stage.in_(here),
+            or_(Job.not_before.is_(None), Job.not_before <= utcnow())).order_by(Job.priority, Job.id)))
+    worker = f"{worker_name()}:{label}"
+    ran = 0
+    for jid in queued:
+        job = queue.claim_job(jid, worker)
+        if job is not None:
+            run_job(job)
+            ran += 1
+    return ran

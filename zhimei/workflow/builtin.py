@@ -101,31 +101,6 @@ def _recent(call: StepCall) -> dict[str, Any]:
     return {"asset_ids": [r["asset_id"] for r in rows], "assets": rows}
 
 
-def _run_queued_jobs(ids: list[int], worker: str) -> int:
-    """Run the assets' runnable processing jobs in this thread (claimed like any worker would, so none runs twice):
-    a step waiting for its assets never holds back the only worker that could process them. Returns how many ran."""
-    from sqlalchemy import or_, select
-
-    from zhimei.jobs import load_stage_modules, run_job
-    from zhimei.jobs.queue import claim_job
-    from zhimei.settings import get_settings
-    from zhimei.store.db import read_scope
-    from zhimei.store.models import Job, utcnow
-
-    here = load_stage_modules(get_settings().stage_modules).names()  # only stages this process can run
-    with read_scope() as s:
-        queued = list(s.scalars(select(Job.id).where(
-            Job.asset_id.in_(ids), Job.status == "queued", Job.stage.in_(here),
-            or_(Job.not_before.is_(None), Job.not_before <= utcnow())).order_by(Job.priority, Job.id)))
-    ran = 0
-    for jid in queued:
-        job = claim_job(jid, worker)
-        if job is not None:
-            run_job(job)
-            ran += 1
-    return ran
-
-
 @step_type("assets.wait", "Wait until processed",
            inputs=(P("asset_ids", "list", True), P("seconds", "float", False, 600.0, "give up after this long")),
            outputs=(P("asset_ids", "list"), P("statuses", "dict")))
@@ -134,7 +109,7 @@ def _wait_ready(call: StepCall) -> dict[str, Any]:
     queued processing jobs are run here meanwhile."""
     from sqlalchemy import select
 
-    from zhimei.jobs.worker import worker_name
+    from zhimei.jobs import run_asset_jobs
     from zhimei.store.db import read_scope
     from zhimei.store.models import Asset
 
@@ -157,7 +132,7 @@ def _wait_ready(call: StepCall) -> dict[str, Any]:
                              f"{', '.join(i for i, st in statuses.items() if st != 'ready')}")
         call.progress(100.0 * sum(st == "ready" for st in statuses.values()) / len(ids), "waiting for processing")
         call.check()
-        if not _run_queued_jobs(ids, f"{worker_name()}:run-{call.run_id}:{call.step_key}"):
+        if not run_asset_jobs(ids, f"run-{call.run_id}:{call.step_key}"):
             call.stop.wait(0.5)
 
 
