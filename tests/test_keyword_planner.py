@@ -58,3 +58,14 @@ def test_planner_keeps_rare_word_documents_and_newest_common_ones(zhome, monkeyp
 def _dialect() -> str:
     with read_scope() as s:
         return s.get_bind().dialect.name
+
+
+def test_document_counts_are_remembered_until_a_document_is_added(zhome):
+    # the planner's per-term counts are cached; a newly indexed document holding a word seen as absent is found
+    _fill(["早间 新闻", "晚间 新闻"])
+    assert _hits(["午间"]) == []
+    with session_scope() as s:
+        s.execute(text("INSERT INTO search_doc (id, asset_id, segment_id, kind, text, tokens, language) "
+                       "VALUES (3, 1, NULL, 'title', '午间', '午间 新闻', 'zh')"))
+    assert _hits(["午间"]) == [3]
+    assert sorted(_hits(["新闻"])) == [1, 2, 3]

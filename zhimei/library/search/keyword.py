@@ -4,6 +4,8 @@ GIN-indexed tsvector (ts_rank has no IDF, which ranks common words too high)."""
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
@@ -40,10 +42,33 @@ def keyword_hits(session: Session, terms: list[str], filters: SearchFilters, lim
     return _postgres(session, terms, filters, limit)
 
 
-def _doc_freq(session: Session, term: str, cap: int) -> int:
-    """How many documents hold `term`, counted up to `cap` (past it the exact number does not matter)."""
-    sql = "SELECT count(*) FROM (SELECT rowid FROM search_fts WHERE search_fts MATCH :q LIMIT :cap)"
-    return int(session.execute(text(sql), {"q": fts5_match([term]), "cap": cap}).scalar() or 0)
+_df_cache: OrderedDict[tuple[str, int, str, int], int] = OrderedDict()
+DF_CACHE_SIZE = 4096
+_df_lock = threading.Lock()
+
+
+def _doc_freqs(session: Session, terms: list[str], cap: int) -> dict[str, int]:
+    """How many documents hold each term, counted up to `cap` (past it the exact number does not matter).
+    Remembered per database until a document is added (the newest search_doc id moves); a deletion or an edit
+    leaves a count slightly stale, which only shifts the planner's choice, never a score."""
+    bind = session.get_bind()
+    newest = int(session.execute(text("SELECT max(id) FROM search_doc")).scalar() or 0)
+    out = {}
+    for term in terms:
+        key = (str(bind.url), newest, term, cap)
+        with _df_lock:
+            n = _df_cache.get(key)
+            if n is not None:
+                _df_cache.move_to_end(key)
+        if n is None:
+            sql = "SELECT count(*) FROM (SELECT rowid FROM search_fts WHERE search_fts MATCH :q LIMIT :cap)"
+            n = int(session.execute(text(sql), {"q": fts5_match([term]), "cap": cap}).scalar() or 0)
+            with _df_lock:
+                _df_cache[key] = n
+                while len(_df_cache) > DF_CACHE_SIZE:
+                    _df_cache.popitem(last=False)
+        out[term] = n
+    return out
 
 
 def _sqlite(session: Session, terms: list[str], filters: SearchFilters, limit: int) -> list[KeywordHit]:
@@ -55,42 +80,60 @@ def _sqlite(session: Session, terms: list[str], filters: SearchFilters, limit: i
     - the newest NEWEST documents holding any word, scored on the whole query (exact for them).
 
     FTS5 computes bm25() only for the rows a query returns, and its IDF is global, so the three scores are on one
-    scale; a document found twice keeps its higher (more complete) score."""
-    df = {t: _doc_freq(session, t, EXACT_BUDGET + 1) for t in terms}
+    scale; a document found twice keeps its higher (more complete) score. With no filters, the FTS5 queries
+    return bare (rowid, score) pairs and only the final `limit` rows are joined to `search_doc`."""
+    df = _doc_freqs(session, terms, EXACT_BUDGET + 1)
     terms = [t for t in terms if df[t]]
     if not terms:
         return []
     where, params = filters.sql("a")
-    join = "JOIN asset a ON a.id = d.asset_id " if where else ""
-    cond = f" AND {where}" if where else ""
-    head = "SELECT search_fts.rowid, bm25(search_fts) AS s, d.asset_id, d.segment_id "
-    body = f"FROM search_fts JOIN search_doc d ON d.id = search_fts.rowid {join}WHERE search_fts MATCH :q{cond}"
+    if where:
+        head = "SELECT search_fts.rowid, bm25(search_fts) AS s, d.asset_id, d.segment_id "
+        body = ("FROM search_fts JOIN search_doc d ON d.id = search_fts.rowid JOIN asset a ON a.id = d.asset_id "
+                f"WHERE search_fts MATCH :q AND {where}")
+    else:  # scores only; the few rows kept are joined once at the end
+        head, body = "SELECT rowid, bm25(search_fts) AS s ", "FROM search_fts WHERE search_fts MATCH :q"
     if sum(df.values()) <= EXACT_BUDGET:
-        return _hits(session, head + body + " ORDER BY s LIMIT :n", {**params, "q": fts5_match(terms), "n": limit})
+        best = _scored(session, head + body + " ORDER BY s LIMIT :n", {**params, "q": fts5_match(terms), "n": limit})
+        return best if where else _attach(session, best)
     rare, spent, room = [], 0, max(EXACT_BUDGET - 2 * NEWEST, EXACT_BUDGET // 3)
     for t in sorted(terms, key=lambda t: df[t]):
         if spent + df[t] > room:
             break
         rare.append(t)
         spent += df[t]
-    best: dict[int, KeywordHit] = {}
+    found: dict[int, KeywordHit] = {}
     newest = head + body + " ORDER BY search_fts.rowid DESC LIMIT :n"
-    batches = [_hits(session, newest, {**params, "q": fts5_match(terms), "n": NEWEST})]
+    batches = [_scored(session, newest, {**params, "q": fts5_match(terms), "n": NEWEST})]
     if len(terms) > 1:
         every = " AND ".join(fts5_match([t]) for t in terms)
-        batches.append(_hits(session, newest, {**params, "q": every, "n": NEWEST}))
+        batches.append(_scored(session, newest, {**params, "q": every, "n": NEWEST}))
     if rare:
-        batches.append(_hits(session, head + body + " ORDER BY s LIMIT :n",
-                             {**params, "q": fts5_match(rare), "n": limit}))
+        batches.append(_scored(session, head + body + " ORDER BY s LIMIT :n",
+                               {**params, "q": fts5_match(rare), "n": limit}))
     for batch in batches:
         for h in batch:
-            if h[0] not in best or h[1] > best[h[0]][1]:
-                best[h[0]] = h
-    return sorted(best.values(), key=lambda h: (-h[1], h[0]))[:limit]
+            if h[0] not in found or h[1] > found[h[0]][1]:
+                found[h[0]] = h
+    best = sorted(found.values(), key=lambda h: (-h[1], h[0]))[:limit]
+    return best if where else _attach(session, best)
 
 
-def _hits(session: Session, sql: str, params: dict) -> list[KeywordHit]:
-    return [(int(r[0]), -float(r[1]), int(r[2]), r[3]) for r in session.execute(_typed(sql, params), params)]
+def _scored(session: Session, sql: str, params: dict) -> list[KeywordHit]:
+    """Rows of an FTS5 query as hits; a bare (rowid, score) query leaves asset 0 / no segment for `_attach`."""
+    return [(int(r[0]), -float(r[1]), int(r[2]) if len(r) > 2 else 0, r[3] if len(r) > 3 else None)
+            for r in session.execute(_typed(sql, params), params)]
+
+
+def _attach(session: Session, hits: list[KeywordHit]) -> list[KeywordHit]:
+    """The asset and segment of each scored document (one indexed lookup for the page of kept rows); a document
+    deleted since FTS5 saw it is dropped."""
+    if not hits:
+        return []
+    ids = ",".join(str(h[0]) for h in hits)  # integers from FTS5, not user input
+    owners = {int(r[0]): (int(r[1]), r[2]) for r in session.execute(
+        text(f"SELECT id, asset_id, segment_id FROM search_doc WHERE id IN ({ids})"))}
+    return [(h[0], h[1], *owners[h[0]]) for h in hits if h[0] in owners]
 
 
 def _postgres(session: Session, terms: list[str], filters: SearchFilters, limit: int) -> list[KeywordHit]:
