@@ -61,6 +61,12 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL. Empty: SQLite (WAL) at $HOME/zhimei.db. "
         "Scale: postgresql+psycopg://user@host/db.",
     )
+    sqlite_mmap_mb: int = Field(
+        1024, ge=0, le=1 << 20,
+        description="SQLite only: MiB of the database file read through a memory map (shared by every connection "
+        "through the OS page cache; 0 turns it off). Cuts page reads on large archives: search ranks from rows "
+        "spread over the whole file.",
+    )
     blob_backend: Literal["local", "s3"] = Field("local", description="Where blobs live: local disk or S3.")
     blob_dir: Path | None = Field(None, description="Local blob folder (default $HOME/blobs).")
     s3_endpoint_url: str = Field("", description="S3-compatible endpoint URL (empty: AWS default).")

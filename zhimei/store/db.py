@@ -27,6 +27,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA mmap_size={int(get_settings().sqlite_mmap_mb) * 2**20}")
     cur.close()
 
 
