@@ -120,9 +120,19 @@ def _sqlite(session: Session, terms: list[str], filters: SearchFilters, limit: i
 
 
 def _scored(session: Session, sql: str, params: dict) -> list[KeywordHit]:
-    """Rows of an FTS5 query as hits; a bare (rowid, score) query leaves asset 0 / no segment for `_attach`."""
-    return [(int(r[0]), -float(r[1]), int(r[2]) if len(r) > 2 else 0, r[3] if len(r) > 3 else None)
-            for r in session.execute(_typed(sql, params), params)]
+    """Rows of an FTS5 query as hits; a bare (rowid, score) query leaves asset 0 / no segment for `_attach`.
+    Plain text-and-number parameters go straight to the sqlite3 cursor of the session's connection (same
+    transaction): FTS5 hands back up to a few thousand rows a query, and SQLAlchemy's per-row fetching cost
+    about a quarter of the keyword list's time at 1M segments."""
+    if all(isinstance(v, str | int) for v in params.values()):
+        cur = session.connection().connection.driver_connection.cursor()
+        try:
+            rows = cur.execute(sql, params).fetchall()
+        finally:
+            cur.close()
+    else:
+        rows = session.execute(_typed(sql, params), params).all()
+    return [(int(r[0]), -float(r[1]), int(r[2]) if len(r) > 2 else 0, r[3] if len(r) > 3 else None) for r in rows]
 
 
 def _attach(session: Session, hits: list[KeywordHit]) -> list[KeywordHit]:
