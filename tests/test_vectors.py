@@ -105,8 +105,9 @@ def test_newer_file_wins_and_readers_see_it(tmp_path):
     assert len(b) == 20 and b.high_water == 20 and not b.changed_on_disk()
 
 
-def test_usearch_recall_against_exact():
+def test_usearch_recall_against_exact(monkeypatch):
     """HNSW with the shipped parameters finds >= 95% of the exact top 10 on clustered 384-d data."""
+    monkeypatch.setattr("zhimei.store.vectors.EXACT_BELOW", 0)  # walk the graph, as past 20k vectors
     data = clustered(5000, dim=384, clusters=60, seed=1)
     queries = clustered(200, dim=384, clusters=60, seed=1)[:200] + 0.05 * np.random.default_rng(2).normal(
         size=(200, 384)).astype(np.float32)
@@ -120,6 +121,26 @@ def test_usearch_recall_against_exact():
     assert recall >= 0.95, recall
     # similarities agree with exact ones (i8/f16 storage is approximate)
     assert abs(got[0][0][1] - truth[0][0][1]) < 0.02
+
+
+def test_small_usearch_index_is_scanned_exactly_and_every_build_agrees():
+    """Below EXACT_BELOW vectors the top 100 is the exact one (up to f16 rounding), the same for every build."""
+    from zhimei.store.vectors import EXACT_BELOW
+
+    data = clustered(3000, dim=384, clusters=30, seed=4)
+    queries = data[:40] + 0.05 * np.random.default_rng(5).normal(size=(40, 384)).astype(np.float32)
+    keys = np.arange(1, 3001)
+    builds = []
+    for _ in range(2):
+        ix = UsearchIndex(384)
+        ix.add(keys, data)
+        builds.append(ix.search_many(queries, 100))
+    assert len(data) <= EXACT_BELOW and builds[0] == builds[1]
+    exact = ExactIndex(384)
+    exact.add(keys, data)
+    truth = exact.search_many(queries, 100)
+    overlap = np.mean([len({k for k, _ in g} & {k for k, _ in t}) / 100 for g, t in zip(builds[0], truth, strict=True)])
+    assert overlap >= 0.98, overlap
 
 
 # ------------------------------------------------------------------------------------------- catch-up with SQL

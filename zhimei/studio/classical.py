@@ -1,18 +1,21 @@
-"""Classical (model-free) text methods: sentence/clause splitting, lead-N, keyword (TF-IDF) extractive
-headlines, TextRank sentence ranking and extractive summaries. Chinese words come from jieba with its
-packaged IDF table; English from a word regex with a small stop-word list."""
+"""Classical text methods: sentence/clause splitting, lead-N, extractive headlines (by closeness to the post
+through an embedding function the caller passes in, or by keyword TF-IDF), TextRank sentence ranking and
+extractive summaries. Chinese words come from jieba with its packaged IDF table; English from a word regex with
+a small stop-word list."""
 
 from __future__ import annotations
 
 import math
 import re
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 __all__ = ["split_sentences", "split_clauses", "lead_sentence", "lead_chars", "keywords", "extractive_headlines",
            "textrank_sentences", "textrank_headline", "extractive_summary", "is_chinese", "clean_social",
-           "Candidate", "HEADLINE_MAX_CHARS"]
+           "Candidate", "Embed", "HEADLINE_MAX_CHARS"]
 
 HEADLINE_MAX_CHARS = 26
 """Longest extractive headline kept whole (CJK characters; English counts ~6 characters a word)."""
@@ -134,6 +137,8 @@ class Candidate:
     coverage: float
     position: float
     origin: str  # bracket | sentence | clause | clauses
+    closeness: float | None = None
+    """Cosine of the candidate's embedding to the whole post's (None when ranked without embeddings)."""
 
 
 def _trim(text: str, limit: int) -> str:
@@ -188,20 +193,42 @@ _IDEAL = 26
 _W_LEN = 0.5
 _W_POS = 2.0
 _W_BRACKET = 0.6
+_E_POS = 0.02
+_E_COV = 0.05
+"""With embeddings: closeness to the post decides, position and keyword coverage break near-ties (rows 1-100
+of the LCSTS dev file: ROUGE-L 0.314 against 0.279 for the keyword rule; rows 101-200, unseen: 0.264 / 0.241)."""
+
+Embed = Callable[[Sequence[str]], Any]
+"""Texts → an (n, d) array of L2-normalised passage embeddings (a TextEmbedder's ``embed_passages``)."""
 
 
-def extractive_headlines(text: str, n: int = 3, limit: int = HEADLINE_MAX_CHARS) -> list[Candidate]:
-    """The best ``n`` extractive headlines: clauses/sentences scored by keyword (TF-IDF) coverage, position
-    (earlier is better) and closeness to a headline's length; a 【bracketed title】 in the post wins a bonus."""
-    kw = keywords(clean_social(text))
+def extractive_headlines(text: str, n: int = 3, limit: int = HEADLINE_MAX_CHARS, embed: Embed | None = None
+                         ) -> list[Candidate]:
+    """The best ``n`` extractive headlines among the post's clauses and sentences (cut to headline length).
+
+    With ``embed``, the candidate whose meaning is closest to the whole post wins (a headline says what the post
+    is about), position and keyword coverage breaking near-ties; without it, keyword (TF-IDF) coverage, position
+    (earlier is better) and closeness to a headline's length decide, and a 【bracketed title】 wins a bonus."""
+    body = clean_social(text)
+    kw = keywords(body)
+    cands = _candidates(text, limit)
+    close: list[float | None] = [None] * len(cands)
+    if embed is not None and cands:
+        import numpy as np
+
+        vecs = np.asarray(embed([c for c, _p, _o in cands] + [body or text]), dtype=np.float32)
+        close = [float(v) for v in vecs[:-1] @ vecs[-1]]
     scored = []
-    for cand, pos, origin in _candidates(text, limit):
+    for (cand, pos, origin), sim in zip(cands, close, strict=True):
         low = cand.lower()
         cov = sum(w for k, w in kw.items() if k in low)
-        ln = _length(cand)
-        len_pen = abs(ln - _IDEAL) / _IDEAL
-        score = cov - _W_LEN * len_pen + _W_POS * (1 - pos) + (_W_BRACKET if origin == "bracket" else 0.0)
-        scored.append(Candidate(cand, round(score, 4), round(cov, 4), round(pos, 4), origin))
+        if sim is not None:
+            score = sim + _E_POS * (1 - pos) + _E_COV * cov
+        else:
+            len_pen = abs(_length(cand) - _IDEAL) / _IDEAL
+            score = cov - _W_LEN * len_pen + _W_POS * (1 - pos) + (_W_BRACKET if origin == "bracket" else 0.0)
+        scored.append(Candidate(cand, round(score, 4), round(cov, 4), round(pos, 4), origin,
+                                None if sim is None else round(sim, 4)))
     scored.sort(key=lambda c: -c.score)
     picked: list[Candidate] = []
     for c in scored:
