@@ -53,6 +53,9 @@ def test_index_stage_makes_articles_findable_by_chinese_and_english_words(zhome)
     res = search("Shanghai container port throughput")
     assert _titles(res)[0] == "上海港集装箱吞吐量创新高"
     assert "vector" in res.hits[0].matched
+    # and the reverse: a Chinese query for the English flood story
+    res = search("暴雨 洪水 淹没 河边 城镇")
+    assert _titles(res)[0] == "Floods hit river towns" and "vector" in res.hits[0].matched
     # a rerun of the stage replaces, never duplicates
     before = _doc_count()
     index_asset(ids["port.md"])
