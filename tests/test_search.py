@@ -146,3 +146,29 @@ def test_hybrid_search_on_postgresql_with_pgvector(pg_vector_home):
     assert ids["olympics.md"] not in [h.asset_id for h in more_like_this(asset_id=ids["olympics.md"]).hits]
     hit = search("report run", mode="keyword").hits[0]
     assert hit.asset_title == "Floods hit river towns"
+
+
+def test_warm_up_loads_search_and_freezes_the_heap(zhome):
+    import gc
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    from zhimei.api.app import create_app
+    from zhimei.library.search import warm_up
+
+    _ingest_all()
+    try:
+        out = warm_up()
+        assert "vector_problem" not in out and out["frozen_objects"] > 10_000
+        assert gc.get_freeze_count() == out["frozen_objects"]
+        assert search("冬奥会").hits  # searching works as before over a frozen heap
+        gc.unfreeze()
+        # the server warms up in a background thread at start (zhimei serve passes warm_search=True)
+        with TestClient(create_app(warm_search=True)) as client:
+            for t in [t for t in threading.enumerate() if t.name == "search-warm-up"]:
+                t.join(timeout=120)
+            assert gc.get_freeze_count() > 10_000
+            assert client.get("/api/health").status_code == 200
+    finally:
+        gc.unfreeze()

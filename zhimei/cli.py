@@ -288,7 +288,7 @@ def serve(host: str = typer.Option(None, help="Bind address (default from settin
 
     _ready()
     s = get_settings()
-    application = create_app(workers=s.workers if workers is None else workers, scheduler=True)
+    application = create_app(workers=s.workers if workers is None else workers, scheduler=True, warm_search=True)
     console.print(f"zhimei on http://{host or s.host}:{port or s.port}  (API docs at /docs)")
     uvicorn.run(application, host=host or s.host, port=port or s.port, log_level="warning")
 

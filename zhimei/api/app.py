@@ -216,15 +216,27 @@ def _install_error_handlers(app: FastAPI) -> None:
         return routes_pages.render_error(request, 422, f"请求有误 The request is not valid — {text}")
 
 
-def create_app(workers: int = 0, scheduler: bool = False) -> FastAPI:
+def _warm_search() -> None:
+    from zhimei.library.search import warm_up
+
+    try:
+        log.info("search warmed up: %s", warm_up())
+    except Exception:  # a warm-up failure must not stop the server; the first search pays instead
+        log.exception("search warm-up failed")
+
+
+def create_app(workers: int = 0, scheduler: bool = False, warm_search: bool = False) -> FastAPI:
     """The FastAPI app: migrates the schema on start, runs `workers` embedded workers (embedded backend)
-    and, with `scheduler`, polls feeds every 30 s (and sweeps Celery dispatch)."""
+    and, with `scheduler`, polls feeds every 30 s (and sweeps Celery dispatch); with `warm_search`, loads what
+    search needs and freezes the heap in a background thread (`zhimei.library.search.warm_up`)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from zhimei.store import migrate
 
         await run_in_threadpool(migrate)
+        if warm_search:
+            threading.Thread(target=_warm_search, name="search-warm-up", daemon=True).start()
         bg = Background(workers, scheduler)
         app.state.background = bg
         bg.start()
