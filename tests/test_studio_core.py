@@ -292,3 +292,14 @@ def test_extractive_headline_closest_to_the_post_wins(lib):
     assert [c.score for c in ranked] == sorted((c.score for c in ranked), reverse=True)
     plain = extractive_headlines(post, 3)
     assert plain and all(c.closeness is None for c in plain)
+
+
+def test_extractive_headlines_fall_back_to_keywords_when_the_embedder_fails(lib):
+    from zhimei.models import ModelError
+    from zhimei.studio.text import _extractive_variants
+
+    def broken(texts):
+        raise ModelError("the remote embedder timed out")
+
+    variants = _extractive_variants(ZH, 2, broken)
+    assert len(variants) == 2 and all(v.text and "closeness" not in v.note for v in variants)

@@ -496,7 +496,11 @@ def _headline_embedder() -> tuple[Embed | None, str, str | None]:
 
 
 def _extractive_variants(text: str, n: int, embed: Embed | None, skip: str = "") -> list[Variant]:
-    picked = [c for c in extractive_headlines(text, n + bool(skip), embed=embed) if c.text != skip][:n]
+    try:
+        ranked = extractive_headlines(text, n + bool(skip), embed=embed)
+    except (ModelError, NotReady):  # the embedder failed mid-call (a remote one timing out): rank by keywords
+        ranked = extractive_headlines(text, n + bool(skip))
+    picked = [c for c in ranked if c.text != skip][:n]
     return [Variant(c.text, "extractive", (f"closeness to the post {c.closeness:.2f}, " if c.closeness is not None
                                            else "") + f"keyword coverage {c.coverage:.2f}") for c in picked]
 

@@ -37,10 +37,9 @@ MAX_MOMENTS = 5
 VECTOR_WEIGHT = 0.5
 ASSET_VECTOR_SHARE = 0.3
 """Weight of the segment-vector list in hybrid fusion (keywords weigh 1), and the whole-asset-vector list's
-weight as a share of it. Lists are fused by their scores, each
-scaled to 0..1 over its own candidates (relative score fusion): on cmrc2018 with bench/qa.py hybrid recall@1 rose
-from 0.971 with reciprocal-rank fusion to 0.985 (0.963 to 0.982 without titles), above keywords alone (0.975,
-0.970), which rank fusion had stayed below."""
+weight as a share of it. Lists are fused by their scores, each scaled to 0..1 over its own candidates (relative
+score fusion): on cmrc2018 with bench/qa.py hybrid recall@1 rose from 0.971 with reciprocal-rank fusion to 0.985
+(0.963 to 0.982 without titles), above keywords alone (0.975, 0.970), which rank fusion had stayed below."""
 NAME_WEIGHT = 0.5
 """Weight of the tag-name and person-name lists (ranked, without scores: rank r of n scores 1 - r/n)."""
 GROUP_BONUS = 0.03
