@@ -31,6 +31,7 @@ from zhimei.models.registry import (
     BackendInfo,
     DuplicateBackend,
     backend_classes,
+    backend_id,
     get_backend,
     list_backends,
     register,
@@ -52,7 +53,7 @@ from zhimei.models.types import (
 __all__ = [
     "CAPABILITIES", "Backend", "ModelError", "NotReady", "ASR", "LLM", "OCR", "TTS", "Entities", "Faces",
     "ImageSafety", "Keywords", "LLMUsage", "TextEmbedder", "TextStream", "Translator", "BackendInfo",
-    "DuplicateBackend", "backend_classes",
+    "DuplicateBackend", "backend_classes", "backend_id",
     "get_backend", "list_backends", "register", "reset_backends", "Entity", "Face", "Keyword", "OcrLine",
     "Readiness", "SafetyRegion", "SafetyResult", "Segment", "Transcript", "Word",
 ]

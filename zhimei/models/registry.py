@@ -61,6 +61,15 @@ def selected_name(capability: str, settings: Any = None) -> str:
     return getattr(settings, f"{capability}_backend")
 
 
+def backend_id(b: Any) -> str:
+    """A short, stable name for what produced a result (backend name, and the remote model if remote)."""
+    name = getattr(b, "name", type(b).__name__)
+    if getattr(b, "remote", False):
+        model = getattr(b, "model_name", None) or ""
+        return f"{name}:{model}" if model else name
+    return name
+
+
 def get_backend(capability: str, name: str | None = None) -> Any:
     """The (shared, lazily loaded) backend instance for a capability; raises NotReady with the reason."""
     if capability not in CAPABILITIES:

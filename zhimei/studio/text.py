@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from zhimei.library import detect_language
-from zhimei.models import LLM, ModelError, NotReady, get_backend
+from zhimei.models import LLM, ModelError, NotReady, backend_id, get_backend
 from zhimei.settings import get_settings
 from zhimei.studio import cache as _cache
 from zhimei.studio.classical import (
@@ -491,8 +491,7 @@ def _headline_embedder() -> tuple[Embed | None, str, str | None]:
         embedder.model()
     except (ModelError, NotReady) as exc:
         return None, "", str(exc)
-    model = getattr(embedder, "model_name", None) if getattr(embedder, "remote", False) else None
-    return embedder.embed_passages, f"{embedder.name}:{model}" if model else embedder.name, None
+    return embedder.embed_passages, backend_id(embedder), None
 
 
 def _extractive_variants(text: str, n: int, embed: Embed | None, skip: str = "") -> list[Variant]:

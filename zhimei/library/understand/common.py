@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from zhimei.jobs import PermanentError, StageContext
 from zhimei.library.media.images import ImageRefused, decode_oriented, inspect_image
+from zhimei.models import backend_id  # re-exported: the stages name their producers with it
 from zhimei.store.db import session_scope
 from zhimei.store.models import Keyframe, Rendition
 
@@ -29,15 +30,6 @@ def backend(capability: str) -> Any:
         return get_backend(capability)
     except NotReady as exc:
         raise PermanentError(f"the {capability} model is not available: {exc}") from None
-
-
-def backend_id(b: Any) -> str:
-    """A short, stable name for what produced a result (backend name, and the remote model if remote)."""
-    name = getattr(b, "name", type(b).__name__)
-    if getattr(b, "remote", False):
-        model = getattr(b, "model_name", None) or ""
-        return f"{name}:{model}" if model else name
-    return name
 
 
 def model_failure(exc: Exception, b: Any, what: str) -> Exception:
