@@ -1,5 +1,6 @@
 """Chinese spelling correction (智能校对, 错别字) on SIGHAN-format data: sentence-level detection and correction
-precision / recall / F1 of the product, next to the no-change baseline, and sentences/s.
+precision / recall / F1 of the product, next to the no-change baseline, and sentences/s; also how much of the gold
+the speller's confusion sets can reach at all (its recall ceiling).
 
     .venv/bin/python bench/spelling.py [--data FILE] [--limit N]
 
@@ -90,6 +91,28 @@ def score(rows: list[tuple[str, str, str]]) -> dict[str, float | int]:
             "accuracy": round(acc / len(rows), 4) if rows else 0.0}
 
 
+def coverage(pairs: list[tuple[str, str]]) -> dict[str, float | int]:
+    """How much of the gold the speller can reach at all: gold character edits (same-length pairs) whose
+    correction its confusion sets propose, and error sentences where every edit is so covered (the recall ceiling
+    of any decision rule over these candidates). Needs no language model."""
+    from zhimei.review.proofread import candidate_kinds
+
+    edits = covered = sents = sents_ok = 0
+    for src, tgt in pairs:
+        if src == tgt:
+            continue
+        sents += 1
+        if len(src) != len(tgt):
+            continue
+        gold = [(a, b) for a, b in zip(src, tgt, strict=True) if a != b]
+        hits = [bool(candidate_kinds(a, b)) for a, b in gold]
+        edits += len(gold)
+        covered += sum(hits)
+        sents_ok += all(hits)
+    return {"gold_edits": edits, "edits_in_confusion_sets": round(covered / edits, 4) if edits else 0.0,
+            "error_sentences_fully_covered": round(sents_ok / sents, 4) if sents else 0.0}
+
+
 def run_system(pairs: list[tuple[str, str]], label: str) -> tuple[list[str], float]:
     """Outputs of the product on every source, and the wall seconds it took."""
     from zhimei.review.proofread import apply_suggestions, proofread
@@ -149,6 +172,10 @@ def main() -> None:
     baseline = [src for src, _ in pairs]
     result["no_change"] = score([(s, t, o) for (s, t), o in zip(pairs, baseline, strict=True)])
     print(_line("no-change baseline", result["no_change"]))
+    result["coverage"] = coverage(pairs)
+    cov = result["coverage"]
+    print(f"confusion-set coverage: {cov['edits_in_confusion_sets']:.3f} of {cov['gold_edits']} gold edits; "
+          f"{cov['error_sentences_fully_covered']:.3f} of error sentences fully covered (recall ceiling)")
 
     from zhimei.review.proofread.lm import get_scorer
 

@@ -5,7 +5,11 @@ pypinyin==0.55.0 (MIT) readings. Install pycorrector with ``--no-deps`` (only it
 imported). Output: for each of the ~3,500 common characters, the common characters that sound the same (same
 toneless syllable, pypinyin + pycorrector's same-pinyin lists), those that look alike (pycorrector's
 same-stroke groups) and those that sound nearly alike (fuzzy pinyin: z/zh, c/ch, s/sh, n/l, r/l, f/h,
-in/ing, en/eng, an/ang), as three strings.
+in/ing, en/eng, an/ang), as three strings. Version 3 adds the rare characters (any CJK character pypinyin can read,
+traditional and variant forms included): a rare character in modern Simplified text is often a slip for a common
+one (缐→腺, 佔→站, 餵→喂), so each gets the characters of GB 2312 that sound the same or share its stroke group
+(砹→癌: a slip's correction may itself be outside the common set); the common characters' own sets are unchanged,
+and the deliberate variants 妳/牠/祂/祢 get none.
 
     .venv/bin/python scripts/build_proofread_data.py
 """
@@ -21,7 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "zhimei" / "review" / "proofread" / "data" / "confusion.json"
-VERSION = 2
+VERSION = 3
 
 
 def _pycorrector_data() -> Path:
@@ -98,8 +102,53 @@ def build() -> dict:
         n = "".join(sorted(near[c] - {c} - sound[c] - shape[c]))
         if s or h or n:
             chars[c] = [s, h, n]
+    for c, (s, h) in sorted(_rare(data, common_set).items()):
+        chars[c] = [s, h, ""]
     return {"version": VERSION, "sources": ["pycorrector==1.1.4 data (Apache-2.0)", "pypinyin==0.55.0 (MIT)"],
             "common": "".join(sorted(common_set)), "chars": chars}
+
+
+DELIBERATE = frozenset("妳牠祂祢")
+"""Rare characters writers use on purpose (gendered, animal and divine "you"/"it"/"he"): never treated as slips."""
+
+
+def _gb2312() -> set[str]:
+    """The 6,763 characters of GB 2312 (levels 1 and 2)."""
+    out = set()
+    for hi in range(0xB0, 0xF8):
+        for lo in range(0xA1, 0xFF):
+            try:
+                out.add(bytes([hi, lo]).decode("gb2312"))
+            except UnicodeDecodeError:
+                pass
+    return out
+
+
+def _rare(data: Path, common_set: set[str]) -> dict[str, tuple[str, str]]:
+    """Rare character → (characters of GB 2312 or the common set with the same toneless reading, those in its
+    stroke group)."""
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    targets = common_set | _gb2312()
+    by_syllable: dict[str, set[str]] = {}
+    for c in targets:
+        for r in _readings(c):
+            by_syllable.setdefault(r, set()).add(c)
+    groups: dict[str, set[str]] = {}
+    for line in (data / "same_stroke.txt").read_text("utf-8").splitlines():
+        group = {x.strip() for x in line.split("\t") if len(x.strip()) == 1}
+        for c in group:
+            groups.setdefault(c, set()).update(group & targets)
+    out = {}
+    for code in sorted(pinyin_dict):
+        c = chr(code)
+        if not "\u4e00" <= c <= "\u9fff" or c in common_set or c in DELIBERATE:
+            continue
+        same = set().union(*(by_syllable.get(r, set()) for r in _readings(c))) - {c}
+        shape = groups.get(c, set()) - same - {c}
+        if same or shape:
+            out[c] = ("".join(sorted(same)), "".join(sorted(shape)))
+    return out
 
 
 def main() -> None:

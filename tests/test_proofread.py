@@ -14,6 +14,7 @@ from zhimei.review.proofread import (
     TermDict,
     add_term,
     apply_suggestions,
+    candidate_kinds,
     confusion_sets,
     detect_lang,
     load_terms,
@@ -190,6 +191,17 @@ def test_confusion_sets_are_packaged():
     assert "幸" in conf["辛"][2]  # in / ing
 
 
+def test_candidate_kinds_says_which_sets_propose_a_correction():
+    assert "sound" in candidate_kinds("提", "题")
+    assert candidate_kinds("特", "持") == ["shape"]
+    assert "function" in candidate_kinds("的", "地")
+    assert candidate_kinds("题", "猫") == []
+    assert candidate_kinds("x", "y") == []  # not a Chinese character at all
+    assert candidate_kinds("缐", "腺") == ["sound"]  # a rare character proposes the common one it is a slip for
+    assert candidate_kinds("砹", "癌") == ["sound"]  # ... even one outside the 3,500 (GB 2312)
+    assert "妳" not in confusion_sets()  # deliberate variants are not slips
+
+
 # ---- Chinese spelling with the language model --------------------------------------------------------
 
 @pytest.mark.slow
@@ -203,6 +215,12 @@ def test_chinese_spelling_with_the_language_model():
     assert "那时候" in fixed_text and "问题" in fixed_text
     clean = "我们独立之后的经济情况很差，那时候我们还继续使用俄罗斯的货币。"
     assert proofread(clean, kinds=["spelling"]) == []
+
+
+@pytest.mark.slow
+def test_a_rare_character_slip_is_corrected():
+    got = proofread("甲状缐肿大怎么治疗？", kinds=["spelling"])
+    assert [(s.original, s.replacement) for s in got] == [("缐", "腺")]
 
 
 @pytest.mark.slow

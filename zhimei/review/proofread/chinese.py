@@ -1,20 +1,21 @@
 """Chinese spelling correction (错别字): confusion sets propose, the embedded gemma-3-270m decides.
 
 1. The text is cut into clauses (sentence-final punctuation, then commas when a sentence is long).
-2. One LM pass per clause (`GemmaScorer.score`). At every token that starts on a common Chinese character, each
-   character that sounds the same (同音: same toneless syllable), sounds nearly the same (近音: fuzzy pinyin such as
-   in/ing, z/zh) or looks alike (形近: pycorrector's same-stroke groups) is compared with the written one by its
-   *left score* (`GemmaScorer.start_mass`, no extra LM work); near-sound and shape-alike candidates pay a prior
-   (``near_penalty``, ``shape_penalty`` nats). The best ``max_checks`` challengers of the clause go on, with the
-   best ``max_word_checks`` that make a jieba dictionary word with their neighbours where the written character
-   makes none, and the best ``max_function_checks`` swaps among the function characters learners mix up
-   (的/地/得, 在/再, 那/哪, 他/她/它, 做/作, 像/象, 以/已: `FUNCTION_PAIRS`).
+2. One LM pass per clause (`GemmaScorer.score`). At every token that starts on a Chinese character with
+   confusion sets, each character that sounds the same (同音: same toneless syllable), sounds nearly the same
+   (近音: fuzzy pinyin such as in/ing, z/zh) or looks alike (形近: pycorrector's same-stroke groups) is compared
+   with the written one by its *left score* (`GemmaScorer.start_mass`, no extra LM work); near-sound and
+   shape-alike candidates pay a prior (``near_penalty``, ``shape_penalty`` nats). The best ``max_checks``
+   challengers of the clause go on, with the best ``max_word_checks`` that make a jieba dictionary word with their
+   neighbours where the written character makes none, and the best ``max_function_checks`` swaps among the
+   function characters learners mix up (的/地/得, 在/再, 那/哪, 他/她/它, 做/作, 像/象, 以/已: `FUNCTION_PAIRS`).
 3. Each challenger is re-read with its right context (`GemmaScorer.rescore`): accepted when it gains more than
    ``margin`` nats (``function_margin`` for function swaps), best first, never two edits on neighbouring characters.
 
 Confusion sets: data/confusion.json, built by scripts/build_proofread_data.py from pycorrector 1.1.4's
-dictionaries and pypinyin. The thresholds were chosen on the first 170 even-numbered rows of the SIGHAN-2014 dev
-file (bench/spelling.py reports the even half and the held-out odd half separately).
+dictionaries and pypinyin (rare characters such as 缐, 佔, 餵 propose the common ones they are slips for). The
+thresholds were chosen on the first 170 even-numbered rows of the SIGHAN-2014 dev file (bench/spelling.py reports
+the even half and the held-out odd half separately).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ChineseSpeller", "SpellEdit", "confusion_sets", "split_clauses", "get_speller"]
+__all__ = ["ChineseSpeller", "SpellEdit", "confusion_sets", "candidate_kinds", "split_clauses", "get_speller"]
 
 _CLAUSE_END = re.compile(r"(?<=[。！？；!?;\n])")
 _SOFT = re.compile(r"(?<=[，、,：:])")
@@ -54,11 +55,28 @@ FUNCTION_PAIRS = {"的": "地得", "地": "的得", "得": "的地", "在": "再
 
 
 @lru_cache(maxsize=1)
-def confusion_sets() -> dict[str, tuple[str, str, str]]:
-    """Character → (same-sound, similar-shape, near-sound) characters, all among the ~3,500 common ones."""
+def _data() -> dict[str, Any]:
     raw = resources.files("zhimei.review.proofread").joinpath("data/confusion.json").read_text("utf-8")
-    doc = json.loads(raw)
-    return {c: (v[0], v[1], v[2] if len(v) > 2 else "") for c, v in doc["chars"].items()}
+    return json.loads(raw)
+
+
+@lru_cache(maxsize=1)
+def confusion_sets() -> dict[str, tuple[str, str, str]]:
+    """Character → (same-sound, similar-shape, near-sound) characters. The ~3,500 common characters are confused
+    with common ones only; a rare character (traditional and variant forms too: often a slip in Simplified text)
+    with any character of GB 2312, and it has no near-sound part."""
+    return {c: (v[0], v[1], v[2] if len(v) > 2 else "") for c, v in _data()["chars"].items()}
+
+
+def candidate_kinds(original: str, replacement: str) -> list[str]:
+    """The kinds of challenger ("sound", "shape", "near", "function") under which the speller can propose
+    ``replacement`` for the written character ``original``; empty when it never can (the correction is outside
+    its confusion sets)."""
+    kinds = [name for name, chars in zip(("sound", "shape", "near"), confusion_sets().get(original, ("", "", "")),
+                                         strict=True) if replacement in chars]
+    if replacement in FUNCTION_PAIRS.get(original, ""):
+        kinds.append("function")
+    return kinds
 
 
 def _kinds(sets: tuple[str, str, str]) -> tuple[str, list[str]]:
@@ -222,7 +240,9 @@ class ChineseSpeller:
                 picked.append((-g, at, rep, kind))
                 seen.add((at, rep))
         out = []
-        for left, at, rep, kind in picked:
+        # last position first: each re-read then starts at its own change (the model's cache still holds the
+        # clause up to there) instead of re-reading the text between an earlier change and this one
+        for left, at, rep, kind in sorted(picked, key=lambda t: -t[1]):
             gain = self.scorer.rescore(scores, at, at + 1, rep) - self.penalty(kind)
             out.append((left, gain, at, rep, kind))
         return out
