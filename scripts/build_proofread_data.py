@@ -67,16 +67,28 @@ def _fuzzy(syllable: str) -> set[str]:
     return out - {syllable}
 
 
+def _by_syllable(chars: set[str]) -> dict[str, set[str]]:
+    """Toneless syllable → the characters of ``chars`` that read so."""
+    out: dict[str, set[str]] = {}
+    for c in chars:
+        for r in _readings(c):
+            out.setdefault(r, set()).add(c)
+    return out
+
+
+def _stroke_groups(data: Path) -> list[set[str]]:
+    """pycorrector's same-stroke groups (characters that look alike)."""
+    lines = (data / "same_stroke.txt").read_text("utf-8").splitlines()
+    return [{x.strip() for x in line.split("\t") if x.strip()} for line in lines]
+
+
 def build() -> dict:
     data = _pycorrector_data()
     common = [c.strip() for c in (data / "common_char_set.txt").read_text("utf-8").splitlines()]
     common_set = {c for c in common if len(c) == 1}
     sound: dict[str, set[str]] = {c: set() for c in common_set}
     shape: dict[str, set[str]] = {c: set() for c in common_set}
-    by_syllable: dict[str, set[str]] = {}
-    for c in common_set:
-        for r in _readings(c):
-            by_syllable.setdefault(r, set()).add(c)
+    by_syllable = _by_syllable(common_set)
     near: dict[str, set[str]] = {c: set() for c in common_set}
     for c in common_set:
         for r in _readings(c):
@@ -90,11 +102,10 @@ def build() -> dict:
         c = parts[0].strip()
         if c in common_set:
             sound[c] |= {x for p in parts[1:3] for x in p.strip() if x in common_set}
-    for line in (data / "same_stroke.txt").read_text("utf-8").splitlines():
-        group = [x for x in line.split("\t") if x.strip()]
-        group = [x.strip() for x in group if x.strip() in common_set]
+    for group in _stroke_groups(data):
+        group &= common_set
         for c in group:
-            shape[c] |= set(group)
+            shape[c] |= group
     chars = {}
     for c in sorted(common_set):
         s = "".join(sorted(sound[c] - {c}))
@@ -130,13 +141,9 @@ def _rare(data: Path, common_set: set[str]) -> dict[str, tuple[str, str]]:
     from pypinyin.pinyin_dict import pinyin_dict
 
     targets = common_set | _gb2312()
-    by_syllable: dict[str, set[str]] = {}
-    for c in targets:
-        for r in _readings(c):
-            by_syllable.setdefault(r, set()).add(c)
+    by_syllable = _by_syllable(targets)
     groups: dict[str, set[str]] = {}
-    for line in (data / "same_stroke.txt").read_text("utf-8").splitlines():
-        group = {x.strip() for x in line.split("\t") if len(x.strip()) == 1}
+    for group in _stroke_groups(data):
         for c in group:
             groups.setdefault(c, set()).update(group & targets)
     out = {}
