@@ -12,6 +12,8 @@ hypothesis for every system:
 - Chinese CER: NFKC, OpenCC Traditional→Simplified, punctuation and whitespace removed, Arabic numbers read
   out as Chinese numerals, then one token per character (zhimei.models.textnorm.normalize_zh);
 - other languages: Whisper's basic normaliser, WER.
+The product is the configured ASR backend with its settings: for faster-whisper that includes the beam rescored
+by a packaged language model (``ZHIMEI_ASR_LM_WEIGHT=0`` measures it without) and Chinese homophone correction.
 RTF = wall seconds / audio seconds; ``cpu_rtf`` = process CPU seconds / audio seconds / threads (what RTF
 would be on otherwise idle cores; the machine may be shared). Last line: one JSON object.
 """

@@ -132,6 +132,10 @@ class Settings(BaseSettings):
     asr_correct_homophones: bool = Field(
         True, description="Correct Chinese homophone errors the recogniser was unsure of (pinyin + word frequency)."
     )
+    asr_lm_weight: float = Field(
+        0.3, ge=0, le=5, description="Weight of the packaged language model when rescoring the speech recogniser's "
+        "beam (English: SmolLM2, Chinese: gemma-3-270m); 0 turns rescoring off."
+    )
     openai_base_url: str = Field("", description="OpenAI-compatible API base URL, e.g. http://127.0.0.1:8080/v1.")
     openai_api_key: str = Field("", description="API key for the OpenAI-compatible service (may be empty locally).")
     remote_timeout_seconds: float = Field(120.0, gt=0, description="Timeout for remote model calls.")

@@ -5,6 +5,8 @@ What the product adds to the bare model call (beam 5, Silero VAD, the same decod
   cut at a quiet moment; each window is transcribed with VAD;
 - language detection on the first window that has speech (silence/music → honest empty transcript);
 - word timings and per-word confidence; segments split at sentence ends and pauses;
+- the whole beam re-ranked by a packaged language model (SmolLM2 for English, gemma-3-270m for Chinese;
+  zhimei.models.asr_rescore), weight ``asr_lm_weight``;
 - Chinese: Traditional→Simplified, full-width punctuation, and homophone correction of the characters
   whisper was least sure of (zhimei.models.zh_correct), with caller hotwords (names from the archive)
   preferred and protected;
@@ -24,10 +26,12 @@ from __future__ import annotations
 
 import re
 import statistics
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from zhimei.models.asr_rescore import LMScorer, RescoringWhisper, rescoring_lm_path
 from zhimei.models.audio import as_wav16k, read_windows, wav_duration
 from zhimei.models.base import ModelError, model_cache_dir
 from zhimei.models.interfaces import ASR
@@ -121,6 +125,11 @@ class FasterWhisperASR(ASR):
     requires = ("faster_whisper", "ctranslate2", "opencc")
     description = "whisper-base int8, Silero VAD, 99 languages; zh output Simplified"
 
+    def __init__(self, settings: Any = None) -> None:
+        super().__init__(settings)
+        self._scorers: dict[str, LMScorer | None] = {}
+        self._scorers_lock = threading.Lock()
+
     def _check(self) -> str | None:
         return parts_missing()
 
@@ -128,8 +137,20 @@ class FasterWhisperASR(ASR):
         from faster_whisper import WhisperModel
 
         folder = whisper_model_dir(model_cache_dir(self.settings))
-        return WhisperModel(str(folder), device="cpu", compute_type="int8",
-                            cpu_threads=self.settings.model_threads, num_workers=1, local_files_only=True)
+        model = WhisperModel(str(folder), device="cpu", compute_type="int8",
+                             cpu_threads=self.settings.model_threads, num_workers=1, local_files_only=True)
+        if self.settings.asr_lm_weight > 0:
+            model.model = RescoringWhisper(model.model, model.hf_tokenizer, self._lm_scorer,
+                                           self.settings.asr_lm_weight)
+        return model
+
+    def _lm_scorer(self, language: str) -> LMScorer | None:
+        """The language model that rescores the beam for ``language`` (loaded once per language), or None."""
+        with self._scorers_lock:
+            if language not in self._scorers:
+                path = rescoring_lm_path(language, self.settings)
+                self._scorers[language] = LMScorer(path, self.settings.model_threads) if path else None
+            return self._scorers[language]
 
     def detect_language(self, audio: Any) -> tuple[str | None, float]:
         """(language, probability) of the speech in a 16 kHz float32 array; (None, 0) without speech."""

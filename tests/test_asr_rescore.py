@@ -1,0 +1,120 @@
+"""N-best rescoring of whisper's beam: the choice rule, the packaged language models that read the hypotheses,
+and the wrapped decoder on real speech."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from zhimei.models.asr_rescore import LMScorer, RescoringWhisper, best_hypothesis, rescoring_lm_path
+from zhimei.settings import get_settings
+
+JFK = (Path(__file__).resolve().parents[2] / "shared" / "eval-dev" / "speech" / "jfk.wav").resolve()
+
+
+def _table(scores: dict[str, float], calls: list[list[str]]):
+    """A language model read from a table (the choice rule's test; the packaged models are tested below)."""
+    def lm(texts):
+        calls.append(list(texts))
+        return [scores[t] for t in texts]
+    return lm
+
+
+def test_the_language_model_promotes_a_close_hypothesis():
+    calls: list[list[str]] = []
+    lm = _table({"sporadic chilling": -40.0, "sporadic shelling": -30.0}, calls)
+    # acoustic: the wrong word is 0.5 nats ahead; the LM prefers the right one by 10 nats
+    assert best_hypothesis([-5.0, -5.5], ["sporadic chilling", "sporadic shelling"], lm, weight=0.3) == 1
+    assert best_hypothesis([-5.0, -5.5], ["sporadic chilling", "sporadic shelling"], lm, weight=0.0) == 0
+    assert calls[0] == ["sporadic chilling", "sporadic shelling"]  # best acoustic first (it fills the cache)
+
+
+def test_far_hypotheses_and_timestamp_twins_are_not_read():
+    calls: list[list[str]] = []
+    lm = _table({"a": -50.0, "b": -10.0}, calls)
+    # "b" is 4 nats behind: outside the margin, so it cannot win however much the LM likes it
+    assert best_hypothesis([-1.0, -5.0], ["a", "b"], lm, weight=1.0) == 0
+    # the same text twice (different timestamps): one distinct text, no LM call, best acoustic copy kept
+    assert best_hypothesis([-2.0, -1.5, -9.0], ["a", "a", "b"], lm, weight=1.0) == 1
+    assert calls == []
+    assert best_hypothesis([], [], lm, weight=1.0) == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("language,right,wrong", [
+    ("en", "The prime minister defended the decision to raise fuel taxes.",
+     "The prime minister defended the decision to raise dual taxes."),
+    ("zh", "据报道，文化行业有望成为国务院大部制改革的排头兵。", "据报道，文化行业有望成为国务院大部制改革的排旁边。"),
+])
+def test_packaged_language_models_prefer_the_right_words(language, right, wrong):
+    path = rescoring_lm_path(language, get_settings())
+    assert path is not None and path.is_file()
+    scorer = LMScorer(path, threads=2)
+    together = scorer.logprobs([wrong, right])
+    assert together[1] > together[0]
+    # the second text reused the first one's cache up to their difference: the figure it has read alone
+    assert scorer.logprobs([right])[0] == pytest.approx(together[1], abs=0.5)  # batch sizes differ: kernels round
+    # compare() reads only the stretch around the difference: same ranking, a smaller sum
+    near = scorer.compare([wrong, right])
+    assert near[1] > near[0] and together[1] <= near[1] + 1e-3 and near[1] < 0
+    assert scorer.logprobs([""]) == [0.0]
+
+
+def test_languages_without_a_packaged_model_are_not_rescored():
+    assert rescoring_lm_path("fr", get_settings()) is None
+
+
+@pytest.fixture(scope="module")
+def whisper(tmp_path_factory):
+    from zhimei.models import get_backend, reset_backends
+
+    old = os.environ.get("ZHIMEI_HOME")
+    os.environ["ZHIMEI_HOME"] = str(tmp_path_factory.mktemp("zhome"))
+    get_settings.cache_clear()
+    reset_backends()
+    yield get_backend("asr").model()
+    if old is None:
+        os.environ.pop("ZHIMEI_HOME", None)
+    else:
+        os.environ["ZHIMEI_HOME"] = old
+    get_settings.cache_clear()
+    reset_backends()
+
+
+@pytest.mark.slow
+def test_the_wrapped_decoder_returns_one_chosen_hypothesis(whisper):
+    from faster_whisper.audio import decode_audio
+    from faster_whisper.tokenizer import Tokenizer
+
+    assert isinstance(whisper.model, RescoringWhisper)
+    tokenizer = Tokenizer(whisper.hf_tokenizer, True, task="transcribe", language="en")
+    features = whisper.feature_extractor(decode_audio(str(JFK)))[:, :3000]
+    encoded = whisper.encode(np.pad(features, ((0, 0), (0, 3000 - features.shape[1]))))
+    prompt = whisper.get_prompt(tokenizer, [])
+    beam = whisper.model.generate(encoded, [prompt], beam_size=5, return_scores=True, max_length=224)
+    assert len(beam) == 1 and len(beam[0].sequences_ids) == 1 and len(beam[0].scores) == 1
+    text = tokenizer.decode([t for t in beam[0].sequences_ids[0] if t < tokenizer.eot]).lower()
+    assert "ask not what your country can do for you" in text.replace(",", "")
+    # sampling (temperature fallback) passes straight through to CTranslate2
+    sampled = whisper.model.generate(encoded, [prompt], beam_size=1, num_hypotheses=2, sampling_temperature=0.5,
+                                     sampling_topk=0, return_scores=True, max_length=224)
+    assert len(sampled[0].sequences_ids) == 2
+
+
+@pytest.mark.slow
+def test_weight_zero_leaves_the_decoder_alone(tmp_path, monkeypatch):
+    from zhimei.models import get_backend, reset_backends
+
+    monkeypatch.setenv("ZHIMEI_HOME", str(tmp_path))
+    monkeypatch.setenv("ZHIMEI_ASR_LM_WEIGHT", "0")
+    get_settings.cache_clear()
+    reset_backends()
+    try:
+        assert not isinstance(get_backend("asr").model().model, RescoringWhisper)
+    finally:
+        monkeypatch.delenv("ZHIMEI_ASR_LM_WEIGHT")
+        get_settings.cache_clear()
+        reset_backends()
