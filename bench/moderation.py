@@ -1,7 +1,8 @@
 """Moderation (内容审核): the shipped offensive-text classifier and the lexicon engine.
 
 - Classifier quality (macro-F1, precision, recall of the offensive class):
-  * 5-fold stratified cross-validation of the shipped recipe (features + models from the model's metadata) on
+  * 5-fold stratified cross-validation of the shipped recipe (features + models from the model's metadata, the
+    semantic member included when the model has one; its word vectors come from the packaged embedder) on
     the dev file it is trained on (COLD_dev.csv) together with the English sample (jigsaw_sample.csv); COLD and
     English figures are reported separately from the out-of-fold predictions (the English sample is never
     scored by a model that saw it);
@@ -54,6 +55,7 @@ from zhimei.review.moderation.train import (  # noqa: E402
     read_jigsaw,
     read_topics,
     sha256,
+    word_table,
 )
 
 
@@ -174,7 +176,8 @@ def main() -> None:
         ngram = tuple(meta["features"]["ngram"])
         models = tuple((m["kind"], float(m["C"])) for m in meta["models"])
         t0 = time.time()
-        p = cv_predict(texts, y, strata, ngram, models)
+        table = word_table(texts) if meta.get("semantic") else None  # each fold keeps only its own words
+        p = cv_predict(texts, y, strata, ngram, models, table=table)
         cv_s = time.time() - t0
         b = _baseline_cv(zt + et, y, strata)
         result["cv_dev"] = {"shipped": metrics(y[zh], (p[zh] >= 0.5).astype(int)),
@@ -189,7 +192,7 @@ def main() -> None:
             print(f"                           baseline {result['cv_english']['baseline']}")
         topics = np.asarray(read_topics(a.dev))
         if len(set(topics.tolist()) - {""}) >= 2:
-            gp = group_predict(texts[: len(zt)], zy, topics, ngram, models)
+            gp = group_predict(texts[: len(zt)], zy, topics, ngram, models, table=table)
             gb = _baseline_groups(zt, zy, topics)
             per = {g: {"shipped": metrics(zy[topics == g], (gp[topics == g] >= 0.5).astype(int))["macro_f1"],
                        "baseline": metrics(zy[topics == g], (gb[topics == g] >= 0.5).astype(int))["macro_f1"]}

@@ -67,6 +67,10 @@ def train(data: Path = typer.Option(None, "--data", help="COLD-format CSV (defau
     out.print(t)
     out.print(f"selected {meta['selected']} → {meta['path']} ({meta['bytes'] / 1e6:.2f} MB, "
               f"{meta['features']['n_features']} features)")
+    if meta.get("semantic"):
+        sem = meta["semantic"]
+        out.print(f"semantic member: {sem['words']} words × {sem['dim']} dims from {sem['embedder']}, "
+                  f"share {sem['share']}")
 
 
 @review_app.command()

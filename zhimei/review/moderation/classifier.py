@@ -1,8 +1,10 @@
-"""The offensive-text classifier at run time: character 1–N-gram TF-IDF and linear models, pure numpy.
+"""The offensive-text classifier at run time: character 1–N-gram TF-IDF and linear models, pure numpy, plus
+(from model version 2) the semantic member of `semantic.py` (word vectors + logistic regression, jieba).
 
 The model file (``data/classifier-<version>.npz`` + ``.json`` metadata) holds the n-gram vocabulary, idf
 weights and one weight row per linear model (logistic regression, NB-weighted logistic regression with the
-NB ratios folded into its weights); the score is the mean of the models' probabilities. Training lives in
+NB ratios folded into its weights), and the semantic member's word table and weights; the score is the mean of
+the n-gram models' probabilities, blended with the semantic member's at its stored share. Training lives in
 `train.py` (scikit-learn); loading needs neither training nor scikit-learn.
 """
 
@@ -19,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from zhimei.review.moderation.normalize import clean_text, normalize_text
+from zhimei.review.moderation.semantic import SemanticModel, applies
 
 __all__ = ["Classifier", "ClassifierError", "char_ngrams", "model_dir", "latest_model_path", "load_classifier",
            "MAX_CHARS"]
@@ -69,6 +72,8 @@ class Classifier:
     ngram: tuple[int, int]
     threshold: float
     meta: dict[str, Any]
+    semantic: SemanticModel | None = None
+    semantic_share: float = 0.0
 
     @property
     def version(self) -> str:
@@ -84,13 +89,15 @@ class Classifier:
                 idf, w, b = z["idf"].astype(np.float32), z["weights"].astype(np.float32), z["bias"].astype(np.float32)
                 ngram = (int(z["ngram"][0]), int(z["ngram"][1]))
                 threshold = float(z["threshold"])
+                semantic = SemanticModel.from_arrays(z) if "sem_words" in z.files else None
+                share = float(z["sem_share"]) if semantic is not None else 0.0
         except (OSError, KeyError, ValueError) as exc:
             raise ClassifierError(f"cannot load classifier {path.name}: {exc}") from exc
         meta_path = path.with_suffix(".json")
         meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
         if len(terms) != idf.shape[0] or w.shape[1] != idf.shape[0]:
             raise ClassifierError(f"classifier {path.name} is inconsistent (vocab {len(terms)}, idf {idf.shape})")
-        return cls({t: i for i, t in enumerate(terms)}, idf, w, b, ngram, threshold, meta)
+        return cls({t: i for i, t in enumerate(terms)}, idf, w, b, ngram, threshold, meta, semantic, share)
 
     def _features(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         get = self.vocab.get
@@ -106,7 +113,10 @@ class Classifier:
     def _score_one(self, text: str) -> float:
         ix, val = self._features(text)
         z = self.weights[:, ix] @ val + self.bias
-        return float(np.mean(1.0 / (1.0 + np.exp(-z))))
+        p = float(np.mean(1.0 / (1.0 + np.exp(-z))))
+        if self.semantic is None or not applies(text):
+            return p
+        return (1.0 - self.semantic_share) * p + self.semantic_share * self.semantic.score(text)
 
     def score(self, text: str) -> float:
         """Probability in [0, 1] that `text` is offensive or abusive (normalised first; long texts in windows)."""

