@@ -248,7 +248,8 @@ def train_classifier(cold: str | Path | None = None, english: str | Path | None 
     import sklearn
 
     meta = {
-        "version": version, "kind": "char-ngram tfidf + linear ensemble", "selected": res["name"],
+        "version": version, "selected": res["name"],
+        "kind": "char-ngram tfidf + linear ensemble" + (" + semantic member (word vectors)" if f.semantic else ""),
         "features": {"analyzer": "char", "ngram": list(ngram), "min_df": MIN_DF, "sublinear_tf": True,
                      "norm": "l2", "normalise": "NFKC+casefold+t2s+homoglyphs", "n_features": int(len(vocab))},
         "models": [{"kind": k, "C": c} for k, c in models], "threshold": 0.5,
