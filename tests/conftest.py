@@ -98,6 +98,28 @@ def _truncate_all() -> None:
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 
 
+@pytest.fixture(scope="module")
+def model_home(tmp_path_factory):
+    """Settings with a throwaway home and no remote endpoint, for a module of packaged-model tests; the model
+    cache stays the shared user cache (split weights assembled once). Backends are reset on entry and exit."""
+    from zhimei.models import reset_backends
+    from zhimei.settings import get_settings
+
+    old = {k: os.environ.get(k) for k in ("ZHIMEI_HOME", "ZHIMEI_OPENAI_BASE_URL")}
+    os.environ["ZHIMEI_HOME"] = str(tmp_path_factory.mktemp("zhome"))
+    os.environ.pop("ZHIMEI_OPENAI_BASE_URL", None)
+    get_settings.cache_clear()
+    reset_backends()
+    yield get_settings()
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    get_settings.cache_clear()
+    reset_backends()
+
+
 @pytest.fixture(scope="session")
 def sample_video() -> Path:
     """The bundled sample clip (speech + hard cuts)."""

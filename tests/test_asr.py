@@ -3,7 +3,6 @@ and the transcript normaliser used for scoring."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import wave
 from pathlib import Path
@@ -22,21 +21,8 @@ ZH = SPEECH / "funasr_sample_zh.wav"
 
 
 @pytest.fixture(scope="module")
-def asr(tmp_path_factory):
-    from zhimei.models import reset_backends
-    from zhimei.settings import get_settings
-
-    old = os.environ.get("ZHIMEI_HOME")
-    os.environ["ZHIMEI_HOME"] = str(tmp_path_factory.mktemp("zhome"))
-    get_settings.cache_clear()
-    reset_backends()
-    yield get_backend("asr")
-    if old is None:
-        os.environ.pop("ZHIMEI_HOME", None)
-    else:
-        os.environ["ZHIMEI_HOME"] = old
-    get_settings.cache_clear()
-    reset_backends()
+def asr(model_home):
+    return get_backend("asr")
 
 
 def _ffmpeg(*args: str) -> None:

