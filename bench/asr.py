@@ -13,7 +13,8 @@ hypothesis for every system:
   out as Chinese numerals, then one token per character (zhimei.models.textnorm.normalize_zh);
 - other languages: Whisper's basic normaliser, WER.
 The product is the configured ASR backend with its settings: for faster-whisper that includes the beam rescored
-by a packaged language model (``ZHIMEI_ASR_LM_WEIGHT=0`` measures it without) and Chinese homophone correction.
+by a packaged language model (``ZHIMEI_ASR_LM_WEIGHT=0`` measures it without), Chinese homophone correction and
+the Chinese speller on characters whisper was unsure of (``ZHIMEI_ASR_SPELLING=false`` measures it without).
 RTF = wall seconds / audio seconds; ``cpu_rtf`` = process CPU seconds / audio seconds / threads (what RTF
 would be on otherwise idle cores; the machine may be shared). Last line: one JSON object.
 """

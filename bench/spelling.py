@@ -181,7 +181,7 @@ def main() -> None:
     print(f"confusion-set coverage: {cov['edits_in_confusion_sets']:.3f} of {cov['gold_edits']} gold edits; "
           f"{cov['error_sentences_fully_covered']:.3f} of error sentences fully covered (recall ceiling)")
 
-    from zhimei.review.proofread.lm import get_scorer
+    from zhimei.models.zh_speller import get_scorer
 
     get_scorer()  # model load is not counted in sentences/s
     lm_out, lm_sec = run_system(pairs, label="product (gemma)")

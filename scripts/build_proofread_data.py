@@ -1,4 +1,4 @@
-"""Build zhimei/review/proofread/data/confusion.json (the Chinese confusion sets) from packaged sources.
+"""Build zhimei/models/zh_speller/data/confusion.json (the Chinese confusion sets) from packaged sources.
 
 Sources (pinned): pycorrector==1.1.4 (Apache-2.0) data/common_char_set.txt, same_pinyin.txt, same_stroke.txt;
 pypinyin==0.55.0 (MIT) readings. Install pycorrector with ``--no-deps`` (only its data files are read; it is not
@@ -24,7 +24,7 @@ import unicodedata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "zhimei" / "review" / "proofread" / "data" / "confusion.json"
+OUT = ROOT / "zhimei" / "models" / "zh_speller" / "data" / "confusion.json"
 VERSION = 3
 
 

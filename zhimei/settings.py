@@ -132,6 +132,10 @@ class Settings(BaseSettings):
     asr_correct_homophones: bool = Field(
         True, description="Correct Chinese homophone errors the recogniser was unsure of (pinyin + word frequency)."
     )
+    asr_spelling: bool = Field(
+        True, description="Correct Chinese transcripts' wrong characters for the syllables heard (same-sounding "
+        "characters scored in context by gemma-3-270m, as the proofreader does)."
+    )
     asr_lm_weight: float = Field(
         0.3, ge=0, le=5, description="Weight of the packaged language model when rescoring the speech recogniser's "
         "beam (English: SmolLM2, Chinese: gemma-3-270m); 0 turns rescoring off."

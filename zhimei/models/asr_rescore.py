@@ -17,20 +17,16 @@ time of short clips but cost 0.015 CER. Only the stretch where hypotheses differ
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from zhimei.models.llama_read import READ_TOKENS, reader
 from zhimei.models.textnorm import to_simplified
 
 __all__ = ["LMScorer", "RescoringWhisper", "best_hypothesis", "rescoring_lm_path"]
-
-MAX_LM_TOKENS = 192
-"""Longest stretch (LM tokens, BOS included) read per hypothesis; longer ones are read up to here. It sizes the
-model's logit buffers (gemma: 262k-token vocabulary, about 200 MB at this length)."""
 
 ACOUSTIC_MARGIN = 2.0
 """Hypotheses more than this many nats below the acoustically best one are not read: on the tuning sets every
@@ -54,14 +50,12 @@ def rescoring_lm_path(language: str, settings: Any) -> Path | None:
 
 
 class LMScorer:
-    """Total log-probability of texts under a llama.cpp causal model, reusing the cache across shared prefixes."""
+    """Total log-probability of texts under a llama.cpp causal model (the process's shared `llama_read.Reader`
+    of that model), reusing the cache across shared prefixes."""
 
     def __init__(self, gguf: Path, threads: int = 2) -> None:
-        from llama_cpp import Llama
-
-        self.lock = threading.Lock()
-        self.llm = Llama(model_path=str(gguf), n_ctx=MAX_LM_TOKENS + 16, n_batch=MAX_LM_TOKENS + 16,
-                         n_threads=threads, n_threads_batch=threads, logits_all=True, seed=0, verbose=False)
+        self.reader = reader(gguf, threads)
+        self.llm = self.reader.llm
         self._bos = self.llm.token_bos()
 
     def logprobs(self, texts: Sequence[str]) -> list[float]:
@@ -91,23 +85,14 @@ class LMScorer:
 
     def _read(self, token_lists: Sequence[list[int]]) -> list[float]:
         out = []
-        with self.lock:
-            self.llm.reset()
+        with self.reader.lock:
             for ids in token_lists:
-                ids = ids[:MAX_LM_TOKENS]
+                ids = ids[:READ_TOKENS]
                 if len(ids) < 2:
                     out.append(0.0)
                     continue
-                cached = list(self.llm.input_ids[: self.llm.n_tokens])
-                p = 0
-                while p < min(len(cached), len(ids) - 1) and cached[p] == ids[p]:
-                    p += 1
-                self.llm.n_tokens = p
-                self.llm.eval(ids[p:])
-                logits = np.asarray(self.llm.scores[: len(ids) - 1], dtype=np.float32)
-                m = logits.max(axis=-1, keepdims=True)
-                logz = m[:, 0] + np.log(np.exp(logits - m).sum(axis=-1))
-                out.append(float((logits[np.arange(len(ids) - 1), ids[1:]] - logz).sum()))
+                self.reader.eval(ids)
+                out.append(float(self.reader.logprobs(ids).sum()))
         return out
 
 

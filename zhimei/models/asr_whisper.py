@@ -9,7 +9,8 @@ What the product adds to the bare model call (beam 5, Silero VAD, the same decod
   zhimei.models.asr_rescore), weight ``asr_lm_weight``;
 - Chinese: Traditional→Simplified, full-width punctuation, and homophone correction of the characters
   whisper was least sure of (zhimei.models.zh_correct), with caller hotwords (names from the archive)
-  preferred and protected;
+  preferred and protected; then the proofreader's speller (zhimei.models.zh_speller: same-sounding characters
+  scored in context by gemma-3-270m) on the characters whisper gave at most 0.8 (``ASR_SPELLER``);
 - hallucinations dropped: subtitle credits ("字幕由…", "Thanks for watching" at low confidence) and
   phantom repeats (the last sentence again, squeezed into a fraction of a second at near-zero confidence).
 
@@ -77,6 +78,14 @@ def hotword_list(hotwords: str | Sequence[str] | None) -> list[str]:
     items = re.split(r"[,，、;；\n]+", hotwords) if isinstance(hotwords, str) else [str(h) for h in hotwords]
     return [h.strip() for h in items if h.strip()][:100]
 
+
+ASR_SPELLER: dict[str, Any] = {"shape_penalty": 99.0, "margin": 5.0, "max_checks": 4, "max_confidence": 0.8}
+"""`zh_speller.ChineseSpeller` settings for transcripts (the proofreader's suit written text): speech errors are
+never shape-alike, a transcript has more of them per clause than edited text, and only characters whisper gave
+a probability of at most 0.8 are challenged (about a third of them; the rest cost time and gained nothing).
+Chosen on a degraded synthetic Mandarin set of LCSTS sentences (after the homophone pass: CER 0.191 → 0.178; the
+proofreader's settings, every character open: 0.181) and checked on one of CMRC-2018 sentences (0.270 → 0.256)."""
+_asr_speller: Any = None
 
 _ZH_PUNCT = str.maketrans({",": "，", "?": "？", "!": "！", ";": "；", ":": "："})
 
@@ -215,6 +224,8 @@ class FasterWhisperASR(ASR):
             else [w.word.strip() for w in raw]
         if language == "zh" and raw and self.settings.asr_correct_homophones:
             texts = _correct_words(texts, [float(w.probability) for w in raw], terms)
+        if language == "zh" and raw and self.settings.asr_spelling:
+            texts = _spell_words(texts, [float(w.probability) for w in raw], terms)
         words = [Word(start=round(offset + w.start, 3), end=round(offset + w.end, 3), text=t,
                       prob=round(float(w.probability), 4)) for w, t in zip(raw, texts, strict=True)]
         extra = {"avg_logprob": round(float(s.avg_logprob), 4), "no_speech_prob": round(float(s.no_speech_prob), 4)}
@@ -266,7 +277,30 @@ def _correct_words(texts: list[str], probs: list[float], terms: list[str]) -> li
     joined = "".join(texts)
     conf = [p for t, p in zip(texts, probs, strict=True) for _ in t]
     fixed = get_corrector().correct(joined, conf, hotwords=terms)
-    if len(fixed) != len(joined):
+    return _recut(texts, fixed)
+
+
+def _spell_words(texts: list[str], probs: list[float], terms: list[str]) -> list[str]:
+    """Correct the characters of one Chinese segment with the speller tuned for speech (`ASR_SPELLER`: only
+    characters whisper was unsure of are challenged); edits replace one character by one, so the text is cut back
+    into the same words. Hotword terms are left alone."""
+    from zhimei.models.zh_speller import ChineseSpeller, apply_edits
+
+    global _asr_speller
+    if _asr_speller is None:
+        _asr_speller = ChineseSpeller(**ASR_SPELLER)
+    joined = "".join(texts)
+    kept = [i for t in terms if t for m in re.finditer(re.escape(t), joined) for i in range(m.start(), m.end())]
+    conf = [p for t, p in zip(texts, probs, strict=True) for _ in t]
+    edits = [e for e in _asr_speller.correct(joined, conf) if not set(range(e.start, e.end)) & set(kept)]
+    fixed = apply_edits(joined, edits)
+    return _recut(texts, fixed)
+
+
+def _recut(texts: list[str], fixed: str) -> list[str]:
+    """``fixed`` (a corrected ``"".join(texts)``) cut back into words of the same lengths; ``texts`` unchanged
+    when the correction changed the length."""
+    if len(fixed) != sum(len(t) for t in texts):
         return texts
     out, pos = [], 0
     for t in texts:

@@ -1,7 +1,7 @@
 """智能校对 proofreading: Chinese spelling (confusion sets + the embedded gemma-3-270m), English spelling, the term
 dictionary and number/date/punctuation style. `proofread(text)` → suggestions; `apply_suggestions(text, accepted)`."""
 
-from zhimei.review.proofread.chinese import (
+from zhimei.models.zh_speller import (
     ChineseSpeller,
     SpellEdit,
     candidate_kinds,

@@ -40,7 +40,7 @@ def _confidence(gain: float, margin: float) -> float:
 def spelling_suggestions(text: str, progress: Callable[[int, int], None] | None = None) -> list[Suggestion]:
     """Chinese spelling suggestions (clause results are cached, so proofreading an edited text again only
     re-reads the clauses that changed)."""
-    from zhimei.review.proofread.chinese import get_speller, split_clauses
+    from zhimei.models.zh_speller import get_speller, split_clauses
 
     sp = get_speller()
     out: list[Suggestion] = []

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -29,7 +30,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ChineseSpeller", "SpellEdit", "confusion_sets", "candidate_kinds", "split_clauses", "get_speller"]
+__all__ = ["ChineseSpeller", "SpellEdit", "apply_edits", "confusion_sets", "candidate_kinds", "split_clauses",
+           "get_speller"]
 
 _CLAUSE_END = re.compile(r"(?<=[。！？；!?;\n])")
 _SOFT = re.compile(r"(?<=[，、,：:])")
@@ -56,7 +58,7 @@ FUNCTION_PAIRS = {"的": "地得", "地": "的得", "得": "的地", "在": "再
 
 @lru_cache(maxsize=1)
 def _data() -> dict[str, Any]:
-    raw = resources.files("zhimei.review.proofread").joinpath("data/confusion.json").read_text("utf-8")
+    raw = resources.files("zhimei.models.zh_speller").joinpath("data/confusion.json").read_text("utf-8")
     return json.loads(raw)
 
 
@@ -144,8 +146,9 @@ class ChineseSpeller:
     def __init__(self, scorer: Any = None, left_margin: float = 0.5, margin: float = 7.0,
                  shape_penalty: float = 3.0, near_penalty: float = 2.0, max_checks: int = 4, word_margin: float = 1.0,
                  max_word_checks: int = 2, function_left_margin: float = -4.0, function_margin: float = 2.0,
-                 max_function_checks: int = 2) -> None:
+                 max_function_checks: int = 2, max_confidence: float = 1.0) -> None:
         self._scorer = scorer
+        self.max_confidence = max_confidence
         self.near_penalty = near_penalty
         self.function_left_margin = function_left_margin
         self.function_margin = function_margin
@@ -164,7 +167,7 @@ class ChineseSpeller:
     @property
     def scorer(self) -> Any:
         if self._scorer is None:
-            from zhimei.review.proofread.lm import get_scorer
+            from zhimei.models.zh_speller.lm import get_scorer
 
             self._scorer = get_scorer()
         return self._scorer
@@ -226,16 +229,24 @@ class ChineseSpeller:
         specials.sort(key=lambda t: -t[0])
         return scores, found[: self.max_checks] + specials[: self.max_function_checks]
 
-    def check(self, clause: str) -> list[tuple[float, float, int, str, str]]:
-        """(left gain, full gain, offset, replacement, kind) for the top challengers of one clause."""
-        if not any("\u4e00" <= c <= "\u9fff" for c in clause):
+    def check(self, clause: str, confidence: Sequence[float] | None = None
+              ) -> list[tuple[float, float, int, str, str]]:
+        """(left gain, full gain, offset, replacement, kind) for the top challengers of one clause. With
+        ``confidence`` (one figure per character, e.g. a recogniser's), only characters at or below
+        ``max_confidence`` are challenged."""
+        def open_(at: int) -> bool:
+            return confidence is None or confidence[at] <= self.max_confidence
+
+        if not any("\u4e00" <= c <= "\u9fff" and open_(i) for i, c in enumerate(clause)):
             return []
         try:
             scores, picked = self.candidates(clause)
         except ValueError:  # more tokens than one pass holds (long runs of rare symbols): left unchecked
             return []
+        picked = [p for p in picked if open_(p[1])]
         seen = {(at, rep) for _g, at, rep, _k in picked}
-        for g, at, rep, kind in self.word_candidates(clause)[: self.max_word_checks]:
+        words = [w for w in self.word_candidates(clause) if open_(w[1])]
+        for g, at, rep, kind in words[: self.max_word_checks]:
             if (at, rep) not in seen:
                 picked.append((-g, at, rep, kind))
                 seen.add((at, rep))
@@ -257,13 +268,24 @@ class ChineseSpeller:
             taken.append(SpellEdit(at, at + 1, clause[at], rep, gain, kind))
         return sorted(taken, key=lambda e: e.start)
 
-    def correct(self, text: str) -> list[SpellEdit]:
-        """Spelling edits for ``text`` (offsets into ``text``)."""
+    def correct(self, text: str, confidence: Sequence[float] | None = None) -> list[SpellEdit]:
+        """Spelling edits for ``text`` (offsets into ``text``); ``confidence``: one figure per character of
+        ``text`` (see `check`)."""
+        if confidence is not None and len(confidence) != len(text):
+            raise ValueError(f"{len(confidence)} confidence figures for {len(text)} characters")
         edits: list[SpellEdit] = []
         for offset, clause in split_clauses(text):
-            for e in self.decide(clause, self.check(clause)):
+            conf = None if confidence is None else confidence[offset:offset + len(clause)]
+            for e in self.decide(clause, self.check(clause, conf)):
                 edits.append(SpellEdit(e.start + offset, e.end + offset, e.original, e.replacement, e.gain, e.kind))
         return edits
+
+
+def apply_edits(text: str, edits: Sequence[SpellEdit]) -> str:
+    """``text`` with non-overlapping ``edits`` (offsets into ``text``) applied."""
+    for e in sorted(edits, key=lambda e: -e.start):
+        text = text[:e.start] + e.replacement + text[e.end:]
+    return text
 
 
 _speller: ChineseSpeller | None = None

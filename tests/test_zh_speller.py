@@ -1,0 +1,48 @@
+"""The Chinese speller as a model-level component: one shared gemma reader for the speller and the ASR rescorer,
+recogniser confidence gating which characters are challenged, and the ASR backend's use of it (hotwords kept)."""
+
+from __future__ import annotations
+
+import pytest
+
+from zhimei.models.zh_speller import ChineseSpeller, apply_edits, get_scorer
+
+pytestmark = pytest.mark.slow
+
+TEXT = "那时后我们还继续使用俄罗斯的货币。"
+"""One slip: 那时后 for 那时候 (the character at offset 2)."""
+
+
+def test_the_speller_and_the_asr_rescorer_share_one_reader(model_home):
+    from zhimei.models.asr_rescore import LMScorer, rescoring_lm_path
+
+    speller_lm = get_scorer()
+    rescorer = LMScorer(rescoring_lm_path("zh", model_home), threads=model_home.model_threads)
+    assert rescorer.llm is speller_lm.llm  # one copy of gemma in the process
+    scores = speller_lm.score(TEXT)
+    alone = speller_lm.rescore(scores, 2, 3, "候")
+    # the rescorer reads other text in between: the speller's re-read comes out the same
+    rescorer.logprobs(["据报道，文化行业有望成为国务院大部制改革的排头兵。"])
+    assert speller_lm.rescore(scores, 2, 3, "候") == pytest.approx(alone, abs=0.5)
+    assert alone > 5
+
+
+def test_confidence_decides_which_characters_are_challenged(model_home):
+    speller = ChineseSpeller(shape_penalty=99.0, margin=5.0, max_checks=8, max_confidence=0.5)
+    unsure = [0.9] * len(TEXT)
+    unsure[2] = 0.2
+    assert apply_edits(TEXT, speller.correct(TEXT, unsure)) == "那时候我们还继续使用俄罗斯的货币。"
+    assert speller.correct(TEXT, [0.9] * len(TEXT)) == []  # the recogniser was sure of every character
+    assert apply_edits(TEXT, speller.correct(TEXT)) == "那时候我们还继续使用俄罗斯的货币。"  # no figures: all open
+    with pytest.raises(ValueError, match="confidence figures"):
+        speller.correct(TEXT, [0.5])
+
+
+def test_asr_spelling_keeps_the_words_and_the_hotwords(model_home):
+    from zhimei.models.asr_whisper import _spell_words
+
+    words = ["那时", "后", "我们", "还", "继续", "使用", "俄罗斯", "的", "货币", "。"]
+    probs = [0.9, 0.2, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9]
+    fixed = _spell_words(words, probs, [])
+    assert fixed[1] == "候" and [len(w) for w in fixed] == [len(w) for w in words]
+    assert _spell_words(words, probs, ["那时后"]) == words  # a hotword (a name from the archive) is never changed
