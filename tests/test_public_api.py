@@ -6,7 +6,8 @@ import pytest
 
 PACKAGES = ["zhimei.store", "zhimei.jobs", "zhimei.library", "zhimei.settings", "zhimei.store.tokens",
             "zhimei.library.catalog", "zhimei.library.assets", "zhimei.studio", "zhimei.studio.media",
-            "zhimei.review.proofread", "zhimei.models.zh_speller", "zhimei.review.queue", "zhimei.review.labels", "zhimei.review.evidence",
+            "zhimei.review.proofread", "zhimei.models.zh_speller", "zhimei.review.queue", "zhimei.review.labels",
+            "zhimei.review.evidence",
             "zhimei.distribute.publish", "zhimei.distribute.engagement", "zhimei.distribute.recommend",
             "zhimei.insight",
             "zhimei.desk", "zhimei.workflow"]
