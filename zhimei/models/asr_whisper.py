@@ -290,9 +290,9 @@ def _spell_words(texts: list[str], probs: list[float], terms: list[str]) -> list
     if _asr_speller is None:
         _asr_speller = ChineseSpeller(**ASR_SPELLER)
     joined = "".join(texts)
-    kept = [i for t in terms if t for m in re.finditer(re.escape(t), joined) for i in range(m.start(), m.end())]
+    kept = {i for t in terms if t for m in re.finditer(re.escape(t), joined) for i in range(m.start(), m.end())}
     conf = [p for t, p in zip(texts, probs, strict=True) for _ in t]
-    edits = [e for e in _asr_speller.correct(joined, conf) if not set(range(e.start, e.end)) & set(kept)]
+    edits = [e for e in _asr_speller.correct(joined, conf) if kept.isdisjoint(range(e.start, e.end))]
     fixed = apply_edits(joined, edits)
     return _recut(texts, fixed)
 
