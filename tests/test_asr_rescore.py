@@ -54,7 +54,7 @@ def test_packaged_language_models_prefer_the_right_words(language, right, wrong)
     scorer = LMScorer(path, threads=2)
     together = scorer.logprobs([wrong, right])
     assert together[1] > together[0]
-    # the second text reused the first one's cache up to their difference: the figure it has read alone
+    # the texts were read together, as sequences of one batch: the figure it has read alone
     assert scorer.logprobs([right])[0] == pytest.approx(together[1], abs=0.5)  # batch sizes differ: kernels round
     # compare() reads only the stretch around the difference: same ranking, a smaller sum
     near = scorer.compare([wrong, right])

@@ -59,13 +59,13 @@ class LMScorer:
         self._bos = self.llm.token_bos()
 
     def logprobs(self, texts: Sequence[str]) -> list[float]:
-        """Sum of token log-probabilities (nats) of each text after BOS; texts are read in the given order and
-        each starts from the cache of the previous one where their tokens agree."""
+        """Sum of token log-probabilities (nats) of each text after BOS (texts read together in batches)."""
         return self._read([self._ids(t) for t in texts])
 
     def compare(self, texts: Sequence[str]) -> list[float]:
         """Log-probabilities that rank ``texts`` like `logprobs` at a fraction of the cost: only the stretch where
-        the texts differ is read, with ``CONTEXT`` shared tokens before it and ``AFTER`` after it. Differences
+        the texts differ is scored, and ``AFTER`` shared tokens after it, read after ``CONTEXT`` shared tokens (their
+        own log-probabilities, the same for every text, are left out); the texts are read in one batch. Differences
         between the figures are what counts; the figures themselves are not whole-text log-probabilities."""
         ids = [self._ids(t)[1:] for t in texts]
         if len(ids) < 2:
@@ -78,22 +78,18 @@ class LMScorer:
         while tail < shortest - head and all(x[-1 - tail] == ids[0][-1 - tail] for x in ids):
             tail += 1
         lo, cut = max(0, head - CONTEXT), max(0, tail - AFTER)
-        return self._read([[self._bos, *x[lo:len(x) - cut]] for x in ids])
+        reads = [[self._bos, *x[lo:len(x) - cut]][:READ_TOKENS] for x in ids]
+        start = min(1 + head - lo, *(len(r) for r in reads))
+        with self.reader.lock:
+            self.reader.read(reads[0][:start - 1])  # the shared context, read once
+            return [float(lp.sum()) for lp in self.reader.branches([(r, start) for r in reads])]
 
     def _ids(self, text: str) -> list[int]:
         return [self._bos, *self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)]
 
     def _read(self, token_lists: Sequence[list[int]]) -> list[float]:
-        out = []
         with self.reader.lock:
-            for ids in token_lists:
-                ids = ids[:READ_TOKENS]
-                if len(ids) < 2:
-                    out.append(0.0)
-                    continue
-                self.reader.eval(ids)
-                out.append(float(self.reader.logprobs(ids).sum()))
-        return out
+            return [float(lp.sum()) for lp in self.reader.branches([(ids[:READ_TOKENS], 1) for ids in token_lists])]
 
 
 def best_hypothesis(acoustic: Sequence[float], texts: Sequence[str], lm: Callable[[Sequence[str]], list[float]],

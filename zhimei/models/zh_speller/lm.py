@@ -3,14 +3,17 @@
 One pass over a clause gives, at every token boundary, the model's distribution over the next token. A
 character's *left score* is the log of the probability mass of all vocabulary tokens that begin with it, so a
 confusable character can be compared with the written one at no extra cost. The few candidates that win on the
-left are then re-read with their right context (`rescore`): the clause is re-evaluated from the first changed
-token (the cached prefix is kept) up to ``window`` tokens past the change, and the summed log-probabilities are
-compared with the original's over the same text.
+left are then re-read with their right context (`rescore_many`): each changed clause is evaluated from its first
+changed token (the cached prefix is shared) up to ``window`` tokens past the change, all of a clause's candidates
+in one batch, and the summed log-probabilities are compared with the original's over the same text. When the
+caller says which characters may change, the first pass reads the model's output only where a change could be
+proposed or compared.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,14 +31,15 @@ MAX_TOKENS = READ_TOKENS
 @dataclass
 class ClauseScores:
     """One scored clause: token ids (BOS first), each token's start offset in the clause, the log-probability
-    of each token (index 0 unused) and the log-softmax rows that predict each token (row j predicts token j)."""
+    of each token (index 0 unused; NaN where not read) and the log-softmax rows read, by the index of the token
+    they predict."""
 
     text: str
     tokens: list[int]
     starts: list[int]
     pieces: list[str]
     token_logprob: np.ndarray
-    rows: np.ndarray
+    rows: dict[int, np.ndarray]
 
 
 class GemmaScorer:
@@ -79,23 +83,31 @@ class GemmaScorer:
             pos_bytes += len(piece)
         return [self.bos, *ids], starts, pieces
 
-    def score(self, text: str) -> ClauseScores:
-        """One pass over ``text`` (at most MAX_TOKENS tokens): per-token log-probabilities and the rows."""
+    def score(self, text: str, open_at: Callable[[int], bool] | None = None) -> ClauseScores:
+        """One pass over ``text`` (at most MAX_TOKENS tokens). With ``open_at`` (a test of character offsets), rows
+        are read only at the tokens that start on an open character and over the ``window`` + 2 tokens after
+        each (what `rescore` of a change there compares); otherwise at every token."""
         tokens, starts, pieces = self._tokenize(text)
         if len(tokens) > MAX_TOKENS:
             raise ValueError(f"clause too long to score: {len(tokens)} tokens > {MAX_TOKENS}")
+        if open_at is None:
+            need = list(range(1, len(tokens)))
+        else:
+            marked = {k for j, at in enumerate(starts) if at >= 0 and open_at(at)
+                      for k in range(j, min(len(tokens), j + self.window + 3))}
+            need = sorted(marked)
         with self.reader.lock:
-            self.reader.eval(tokens)
-            logits = np.asarray(self.llm.scores[: len(tokens)], dtype=np.float32)
-        rows = np.zeros_like(logits)
-        rows[1:] = log_softmax(logits[:-1])
-        lp = np.zeros(len(tokens), dtype=np.float32)
-        lp[1:] = rows[np.arange(1, len(tokens)), tokens[1:]]
+            logits = self.reader.read(tokens, want=[j - 1 for j in need])
+        rows = dict(zip(need, log_softmax(logits), strict=True)) if need else {}
+        lp = np.full(len(tokens), np.nan, dtype=np.float32)
+        lp[0] = 0.0
+        for j, row in rows.items():
+            lp[j] = row[tokens[j]]
         return ClauseScores(text, tokens, starts, pieces, lp, rows)
 
     def start_mass(self, scores: ClauseScores, token_index: int, chars: str) -> np.ndarray:
         """log P(the next token starts with c) for each c in ``chars`` at ``token_index`` (-inf when the
-        vocabulary has no token starting with c)."""
+        vocabulary has no token starting with c); the row must have been read (`score`)."""
         row = scores.rows[token_index]
         out = np.full(len(chars), -np.inf, dtype=np.float32)
         for k, c in enumerate(chars):
@@ -107,8 +119,45 @@ class GemmaScorer:
         return out
 
     def rescore(self, scores: ClauseScores, start: int, end: int, replacement: str) -> float:
-        """Log-probability gain of replacing ``text[start:end]`` by ``replacement``, read over the changed tokens
-        and ``window`` tokens after them (same text on both sides). Positive: the model prefers the change."""
+        """Log-probability gain of replacing ``text[start:end]`` by ``replacement`` (one `rescore_many` change)."""
+        return self.rescore_many(scores, [(start, end, replacement)])[0]
+
+    def rescore_many(self, scores: ClauseScores, changes: Sequence[tuple[int, int, str]]) -> list[float]:
+        """Log-probability gain of each change ``(start, end, replacement)`` of ``text[start:end]``, read over the
+        changed tokens and ``window`` tokens after them (same text on both sides); positive: the model prefers
+        the change. All changes are read in one batch, each from the clause's cached prefix."""
+        reads: list[tuple[list[int], int]] = []
+        plans: list[tuple[int, int, int, int] | None] = []  # (old from, old to, read of the new side, of the old)
+        for start, end, replacement in changes:
+            plan = self._plan(scores, start, end, replacement)
+            if plan is None:
+                plans.append(None)
+                continue
+            common, old_to, new_tokens = plan
+            old_read = -1
+            if np.isnan(scores.token_logprob[common:old_to]).any():
+                old_read = len(reads) + 1
+            plans.append((common, old_to, len(reads), old_read))
+            reads.append((new_tokens, common))
+            if old_read >= 0:
+                reads.append((scores.tokens[:old_to], common))
+        with self.reader.lock:
+            read = self.reader.branches(reads) if reads else []
+        gains = []
+        for plan in plans:
+            if plan is None:
+                gains.append(0.0)
+                continue
+            common, old_to, new_at, old_at = plan
+            if old_at >= 0:
+                scores.token_logprob[common:old_to] = read[old_at]
+            gains.append(float(read[new_at].sum()) - float(scores.token_logprob[common:old_to].sum()))
+        return gains
+
+    def _plan(self, scores: ClauseScores, start: int, end: int, replacement: str
+              ) -> tuple[int, int, list[int]] | None:
+        """(first changed token, end of the old side's read, the new side's tokens) of one change; None when
+        nothing changes."""
         text = scores.text
         new_text = text[:start] + replacement + text[end:]
         new_tokens, new_starts = self.tokenize(new_text)
@@ -126,14 +175,10 @@ class GemmaScorer:
                 old_stop, new_stop = j, new_at[q + shift]
                 break
         extra = min(self.window, len(old_tokens) - old_stop, len(new_tokens) - new_stop)
-        old_sum = float(scores.token_logprob[common:old_stop + extra].sum())
         upto = new_stop + extra
         if upto <= common:
-            return 0.0
-        with self.reader.lock:
-            self.reader.eval(new_tokens[:upto])
-            new_sum = float(self.reader.logprobs(new_tokens[:upto], start=common).sum())
-        return new_sum - old_sum
+            return None
+        return common, old_stop + extra, new_tokens[:upto]
 
 
 def _char_boundary(raw: bytes, pos: int) -> bool:

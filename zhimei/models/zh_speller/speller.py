@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -194,18 +194,24 @@ class ChineseSpeller:
         found.sort(key=lambda t: -t[0])
         return found
 
-    def candidates(self, clause: str) -> tuple[Any, list[tuple[float, int, str, str]]]:
-        """The clause's LM scores and its challengers: (left gain, char offset, replacement, kind), best first."""
+    def candidates(self, clause: str, open_at: Callable[[int], bool] | None = None
+                   ) -> tuple[Any, list[tuple[float, int, str, str]]]:
+        """The clause's LM scores and its challengers: (left gain, char offset, replacement, kind), best first;
+        with ``open_at``, only at the character offsets it accepts."""
         conf = confusion_sets()
-        scores = self.scorer.score(clause)
+
+        def open_(at: int) -> bool:
+            return at < len(clause) and clause[at] in conf and (open_at is None or open_at(at))
+
+        scores = self.scorer.score(clause, open_)
         found: list[tuple[float, int, str, str]] = []
         specials: list[tuple[float, int, str, str]] = []
         for j, at in enumerate(scores.starts):
-            if at < 0 or at >= len(clause):
+            if at < 0 or not open_(at):
                 continue
             ch = clause[at]
-            sets = conf.get(ch)
-            if not sets or not scores.pieces[j].startswith(ch):  # (offsets are checked against the token text)
+            sets = conf[ch]
+            if not scores.pieces[j].startswith(ch):  # (offsets are checked against the token text)
                 continue
             chars, kinds = _kinds(sets)
             special = FUNCTION_PAIRS.get(ch, "")
@@ -240,23 +246,18 @@ class ChineseSpeller:
         if not any("\u4e00" <= c <= "\u9fff" and open_(i) for i, c in enumerate(clause)):
             return []
         try:
-            scores, picked = self.candidates(clause)
+            scores, picked = self.candidates(clause, None if confidence is None else open_)
         except ValueError:  # more tokens than one pass holds (long runs of rare symbols): left unchecked
             return []
-        picked = [p for p in picked if open_(p[1])]
         seen = {(at, rep) for _g, at, rep, _k in picked}
         words = [w for w in self.word_candidates(clause) if open_(w[1])]
         for g, at, rep, kind in words[: self.max_word_checks]:
             if (at, rep) not in seen:
                 picked.append((-g, at, rep, kind))
                 seen.add((at, rep))
-        out = []
-        # last position first: each re-read then starts at its own change (the model's cache still holds the
-        # clause up to there) instead of re-reading the text between an earlier change and this one
-        for left, at, rep, kind in sorted(picked, key=lambda t: -t[1]):
-            gain = self.scorer.rescore(scores, at, at + 1, rep) - self.penalty(kind)
-            out.append((left, gain, at, rep, kind))
-        return out
+        gains = self.scorer.rescore_many(scores, [(at, at + 1, rep) for _left, at, rep, _kind in picked])
+        return [(left, gain - self.penalty(kind), at, rep, kind)
+                for (left, at, rep, kind), gain in zip(picked, gains, strict=True)]
 
     def decide(self, clause: str, checked: list[tuple[float, float, int, str, str]]) -> list[SpellEdit]:
         """Accepted edits of one clause from its checked challengers."""
