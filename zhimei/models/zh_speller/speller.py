@@ -9,8 +9,9 @@
    challengers of the clause go on, with the best ``max_word_checks`` that make a jieba dictionary word with their
    neighbours where the written character makes none, and the best ``max_function_checks`` swaps among the
    function characters learners mix up (的/地/得, 在/再, 那/哪, 他/她/它, 做/作, 像/象, 以/已: `FUNCTION_PAIRS`).
-3. Each challenger is re-read with its right context (`GemmaScorer.rescore`): accepted when it gains more than
-   ``margin`` nats (``function_margin`` for function swaps), best first, never two edits on neighbouring characters.
+3. The challengers are re-read with their right context, all in one batch (`GemmaScorer.rescore_many`): one is
+   accepted when it gains more than ``margin`` nats (``function_margin`` for function swaps), best first, never two
+   edits on neighbouring characters.
 
 Confusion sets: data/confusion.json, built by scripts/build_proofread_data.py from pycorrector 1.1.4's
 dictionaries and pypinyin (rare characters such as 缐, 佔, 餵 propose the common ones they are slips for). The
