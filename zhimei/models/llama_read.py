@@ -21,7 +21,7 @@ import numpy as np
 # on shared cores otherwise)
 import zhimei.models.llm_llama  # noqa: F401
 
-__all__ = ["READ_TOKENS", "Reader", "log_softmax", "reader"]
+__all__ = ["READ_TOKENS", "Reader", "common_prefix", "log_softmax", "reader"]
 
 READ_TOKENS = 192
 """Longest token sequence (BOS included) one read may hold."""
@@ -65,7 +65,7 @@ class Reader:
             raise ValueError(f"too long to read: {len(ids)} tokens > {READ_TOKENS}")
         if want and not 0 <= want[0] <= want[-1] < len(ids):
             raise ValueError(f"positions {want[0]}..{want[-1]} outside {len(ids)} tokens")
-        keep = _common(self.held, ids)
+        keep = common_prefix(self.held, ids)
         if want:
             keep = min(keep, want[0])
         self.held = []  # (a failed decode leaves sequence 0 unknown)
@@ -100,7 +100,7 @@ class Reader:
             if start == len(ids):
                 continue
             # read from where the text leaves sequence 0, and no later than the first position whose logits count
-            first = min(_common(self.held, ids), start - 1)
+            first = min(common_prefix(self.held, ids), start - 1)
             lib.llama_memory_seq_rm(self._mem, seq, -1, -1)
             if first:
                 lib.llama_memory_seq_cp(self._mem, 0, seq, 0, first)
@@ -141,7 +141,8 @@ class Reader:
         return rows
 
 
-def _common(a: Sequence[int], b: Sequence[int]) -> int:
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """Number of leading tokens ``a`` and ``b`` share."""
     n = min(len(a), len(b))
     p = 0
     while p < n and a[p] == b[p]:

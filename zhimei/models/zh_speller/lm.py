@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from zhimei.models.llama_read import READ_TOKENS, log_softmax, reader
+from zhimei.models.llama_read import READ_TOKENS, common_prefix, log_softmax, reader
 from zhimei.models.llm_llama import gemma_gguf_path
 
 __all__ = ["ClauseScores", "GemmaScorer", "get_scorer"]
@@ -162,10 +162,7 @@ class GemmaScorer:
         new_text = text[:start] + replacement + text[end:]
         new_tokens, new_starts = self.tokenize(new_text)
         old_tokens, old_starts = scores.tokens, scores.starts
-        common = 0
-        while (common < min(len(old_tokens), len(new_tokens)) and old_tokens[common] == new_tokens[common]):
-            common += 1
-        common = max(common, 1)
+        common = max(common_prefix(old_tokens, new_tokens), 1)
         shift = len(replacement) - (end - start)
         new_at = {q: k for k, q in enumerate(new_starts) if k >= common and q >= 0}
         old_stop, new_stop = len(old_tokens), len(new_tokens)
