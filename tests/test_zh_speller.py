@@ -46,3 +46,36 @@ def test_asr_spelling_keeps_the_words_and_the_hotwords(model_home):
     fixed = _spell_words(words, probs, [])
     assert fixed[1] == "候" and [len(w) for w in fixed] == [len(w) for w in words]
     assert _spell_words(words, probs, ["那时后"]) == words  # a hotword (a name from the archive) is never changed
+
+
+def test_a_word_miswritten_by_its_sound_is_replaced_whole(model_home):
+    """Speech writes whole words by their sound (贝高 for 被告); one-character changes cannot mend both characters
+    (neighbouring edits are refused), a same-sound dictionary word re-read by gemma can."""
+    text = "法庭上贝高拒不认罪。"
+    unsure = [0.95] * len(text)
+    unsure[3] = unsure[4] = 0.3
+    chars_only = ChineseSpeller(shape_penalty=99.0, margin=5.0, max_checks=4, max_confidence=0.8)
+    assert apply_edits(text, chars_only.correct(text, unsure)) == text
+    words = ChineseSpeller(shape_penalty=99.0, margin=5.0, max_checks=4, max_confidence=0.8, max_homophone_checks=4)
+    edits = words.correct(text, unsure)
+    assert [(e.start, e.end, e.original, e.replacement, e.kind) for e in edits] == [(3, 5, "贝高", "被告", "homophone")]
+    assert edits[0].gain > 5
+    assert words.correct(text, [0.95] * len(text)) == []  # the recogniser was sure: nothing is challenged
+    proposed = [c[1:] for c in words.homophone_candidates(text, lambda at: at in (3, 4))]
+    assert (3, "被告", "homophone") in proposed and len(proposed) <= 4
+    assert all(text[at:at + len(rep)] != rep and len(rep) >= 2 for at, rep, _kind in proposed)
+
+
+def test_the_speller_compares_its_own_window_past_a_change(model_home):
+    """The transcript speller compares 2 tokens past a change (`ASR_SPELLER`), the proofreader the scorer's 4;
+    one shared scorer serves both."""
+    from zhimei.models.asr_whisper import ASR_SPELLER
+
+    assert ASR_SPELLER["window"] == 2
+    short = ChineseSpeller(**ASR_SPELLER)
+    scores, _picked = short.candidates(TEXT)
+    assert scores.window == 2 and get_scorer().window == 4
+    assert get_scorer().score(TEXT).window == 4
+    unsure = [0.9] * len(TEXT)
+    unsure[2] = 0.2
+    assert apply_edits(TEXT, short.correct(TEXT, unsure)) == "那时候我们还继续使用俄罗斯的货币。"

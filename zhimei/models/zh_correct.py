@@ -88,7 +88,9 @@ class HomophoneCorrector:
             return math.log(f) - self.log_total
         return math.log(0.5) - self.log_total - 3.0 * (len(token) - 1)
 
-    def _candidate(self, span: str) -> tuple[str, int] | None:
+    def same_sound(self, span: str) -> tuple[str, int] | None:
+        """The most frequent dictionary word (≥ ``min_freq``) other than ``span`` that has one of its toneless
+        pinyin readings, with its jieba frequency; None when there is none."""
         best = None
         for key in self._keys(span):
             hit = self.index.get(key)
@@ -124,7 +126,7 @@ class HomophoneCorrector:
                     continue
                 if confidence is not None and min(confidence[i:j]) > self.max_confidence:
                     continue  # the recogniser was sure of these characters
-                cand = self._candidate(span)
+                cand = self.same_sound(span)
                 if cand is None:
                     continue
                 s = base + math.log(cand[1]) - self.log_total - self.margin

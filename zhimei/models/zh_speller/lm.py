@@ -31,8 +31,8 @@ MAX_TOKENS = READ_TOKENS
 @dataclass
 class ClauseScores:
     """One scored clause: token ids (BOS first), each token's start offset in the clause, the log-probability
-    of each token (index 0 unused; NaN where not read) and the log-softmax rows read, by the index of the token
-    they predict."""
+    of each token (index 0 unused; NaN where not read), the log-softmax rows read, by the index of the token
+    they predict, and how many tokens past a change its re-reads compare (``window``)."""
 
     text: str
     tokens: list[int]
@@ -40,6 +40,7 @@ class ClauseScores:
     pieces: list[str]
     token_logprob: np.ndarray
     rows: dict[int, np.ndarray]
+    window: int = 4
 
 
 class GemmaScorer:
@@ -83,10 +84,13 @@ class GemmaScorer:
             pos_bytes += len(piece)
         return [self.bos, *ids], starts, pieces
 
-    def score(self, text: str, open_at: Callable[[int], bool] | None = None) -> ClauseScores:
+    def score(self, text: str, open_at: Callable[[int], bool] | None = None, window: int | None = None
+              ) -> ClauseScores:
         """One pass over ``text`` (at most MAX_TOKENS tokens). With ``open_at`` (a test of character offsets), rows
         are read only at the tokens that start on an open character and over the ``window`` + 2 tokens after
-        each (what `rescore` of a change there compares); otherwise at every token."""
+        each (what `rescore` of a change there compares); otherwise at every token. ``window`` (default: the
+        scorer's) is kept with the scores for their re-reads."""
+        window = self.window if window is None else window
         tokens, starts, pieces = self._tokenize(text)
         if len(tokens) > MAX_TOKENS:
             raise ValueError(f"clause too long to score: {len(tokens)} tokens > {MAX_TOKENS}")
@@ -94,7 +98,7 @@ class GemmaScorer:
             need = list(range(1, len(tokens)))
         else:
             marked = {k for j, at in enumerate(starts) if at >= 0 and open_at(at)
-                      for k in range(j, min(len(tokens), j + self.window + 3))}
+                      for k in range(j, min(len(tokens), j + window + 3))}
             need = sorted(marked)
         with self.reader.lock:
             logits = self.reader.read(tokens, want=[j - 1 for j in need])
@@ -103,7 +107,7 @@ class GemmaScorer:
         lp[0] = 0.0
         for j, row in rows.items():
             lp[j] = row[tokens[j]]
-        return ClauseScores(text, tokens, starts, pieces, lp, rows)
+        return ClauseScores(text, tokens, starts, pieces, lp, rows, window)
 
     def start_mass(self, scores: ClauseScores, token_index: int, chars: str) -> np.ndarray:
         """log P(the next token starts with c) for each c in ``chars`` at ``token_index`` (-inf when the
@@ -124,8 +128,8 @@ class GemmaScorer:
 
     def rescore_many(self, scores: ClauseScores, changes: Sequence[tuple[int, int, str]]) -> list[float]:
         """Log-probability gain of each change ``(start, end, replacement)`` of ``text[start:end]``, read over the
-        changed tokens and ``window`` tokens after them (same text on both sides); positive: the model prefers
-        the change. All changes are read in one batch, each from the clause's cached prefix."""
+        changed tokens and the scores' ``window`` tokens after them (same text on both sides); positive: the model
+        prefers the change. All changes are read in one batch, each from the clause's cached prefix."""
         reads: list[tuple[list[int], int]] = []
         plans: list[tuple[int, int, int, int] | None] = []  # (old from, old to, read of the new side, of the old)
         for start, end, replacement in changes:
@@ -171,7 +175,7 @@ class GemmaScorer:
             if q >= end and (q + shift) in new_at:
                 old_stop, new_stop = j, new_at[q + shift]
                 break
-        extra = min(self.window, len(old_tokens) - old_stop, len(new_tokens) - new_stop)
+        extra = min(scores.window, len(old_tokens) - old_stop, len(new_tokens) - new_stop)
         upto = new_stop + extra
         if upto <= common:
             return None

@@ -9,9 +9,11 @@
    challengers of the clause go on, with the best ``max_word_checks`` that make a jieba dictionary word with their
    neighbours where the written character makes none, and the best ``max_function_checks`` swaps among the
    function characters learners mix up (的/地/得, 在/再, 那/哪, 他/她/它, 做/作, 像/象, 以/已: `FUNCTION_PAIRS`).
-3. The challengers are re-read with their right context, all in one batch (`GemmaScorer.rescore_many`): one is
-   accepted when it gains more than ``margin`` nats (``function_margin`` for function swaps), best first, never two
-   edits on neighbouring characters.
+   With ``max_homophone_checks``, the best same-sound dictionary words for spans of 2-4 characters join them
+   (`homophone_candidates`: speech writes whole words by their sound).
+3. The challengers are re-read with their right context (``window`` tokens past the change), all in one batch
+   (`GemmaScorer.rescore_many`): one is accepted when it gains more than ``margin`` nats (``function_margin`` for
+   function swaps, ``homophone_margin`` for words), best first, never two edits on neighbouring characters.
 
 Confusion sets: data/confusion.json, built by scripts/build_proofread_data.py from pycorrector 1.1.4's
 dictionaries and pypinyin (rare characters such as 缐, 佔, 餵 propose the common ones they are slips for). The
@@ -22,6 +24,7 @@ the even half and the held-out odd half separately).
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -48,7 +51,7 @@ class SpellEdit:
     original: str
     replacement: str
     gain: float
-    kind: str  # "sound" | "shape" | "near" | "function"
+    kind: str  # "sound" | "shape" | "near" | "function" | "homophone" (a whole word, same length)
 
 
 FUNCTION_PAIRS = {"的": "地得", "地": "的得", "得": "的地", "在": "再", "再": "在", "哪": "那", "那": "哪",
@@ -147,8 +150,13 @@ class ChineseSpeller:
     def __init__(self, scorer: Any = None, left_margin: float = 0.5, margin: float = 7.0,
                  shape_penalty: float = 3.0, near_penalty: float = 2.0, max_checks: int = 4, word_margin: float = 1.0,
                  max_word_checks: int = 2, function_left_margin: float = -4.0, function_margin: float = 2.0,
-                 max_function_checks: int = 2, max_confidence: float = 1.0) -> None:
+                 max_function_checks: int = 2, max_confidence: float = 1.0, max_homophone_checks: int = 0,
+                 homophone_margin: float = 5.0, homophone_ratio: float = 3.0, window: int | None = None) -> None:
         self._scorer = scorer
+        self.window = window
+        self.max_homophone_checks = max_homophone_checks
+        self.homophone_margin = homophone_margin
+        self.homophone_ratio = homophone_ratio
         self.max_confidence = max_confidence
         self.near_penalty = near_penalty
         self.function_left_margin = function_left_margin
@@ -195,6 +203,34 @@ class ChineseSpeller:
         found.sort(key=lambda t: -t[0])
         return found
 
+    def homophone_candidates(self, clause: str, open_at: Callable[[int], bool] | None = None
+                             ) -> list[tuple[float, int, str, str]]:
+        """Same-sound *words* for spans of 2-4 Chinese characters (`zh_correct.HomophoneCorrector.same_sound`) at
+        least e^``homophone_ratio`` times as frequent in jieba's dictionary as the span itself, for spans with an
+        open character: (log-frequency gain, offset, replacement word, "homophone"), best first, at most
+        ``max_homophone_checks``. Speech errors often miswrite a whole word by its sound (贝高→被告, 良市→粮食),
+        which no one-character change can mend."""
+        if self.max_homophone_checks <= 0:
+            return []
+        from zhimei.models.zh_correct import get_corrector
+
+        corrector = get_corrector()
+        found: list[tuple[float, int, str, str]] = []
+        for run in re.finditer(r"[\u4e00-\u9fff]{2,}", clause):
+            for a in range(run.start(), run.end() - 1):
+                for b in range(a + 2, min(a + 4, run.end()) + 1):
+                    if open_at is not None and not any(open_at(k) for k in range(a, b)):
+                        continue
+                    span = clause[a:b]
+                    hit = corrector.same_sound(span)
+                    if hit is None:
+                        continue
+                    gain = math.log(hit[1]) - math.log(max(corrector.freq.get(span, 0), 1))
+                    if gain >= self.homophone_ratio:
+                        found.append((gain, a, hit[0], "homophone"))
+        found.sort(key=lambda t: -t[0])
+        return found[: self.max_homophone_checks]
+
     def candidates(self, clause: str, open_at: Callable[[int], bool] | None = None
                    ) -> tuple[Any, list[tuple[float, int, str, str]]]:
         """The clause's LM scores and its challengers: (left gain, char offset, replacement, kind), best first;
@@ -204,7 +240,7 @@ class ChineseSpeller:
         def open_(at: int) -> bool:
             return at < len(clause) and clause[at] in conf and (open_at is None or open_at(at))
 
-        scores = self.scorer.score(clause, open_)
+        scores = self.scorer.score(clause, open_, self.window)
         found: list[tuple[float, int, str, str]] = []
         specials: list[tuple[float, int, str, str]] = []
         for j, at in enumerate(scores.starts):
@@ -252,22 +288,23 @@ class ChineseSpeller:
             return []
         seen = {(at, rep) for _g, at, rep, _k in picked}
         words = [w for w in self.word_candidates(clause) if open_(w[1])]
-        for g, at, rep, kind in words[: self.max_word_checks]:
+        for g, at, rep, kind in words[: self.max_word_checks] + self.homophone_candidates(clause, open_):
             if (at, rep) not in seen:
                 picked.append((-g, at, rep, kind))
                 seen.add((at, rep))
-        gains = self.scorer.rescore_many(scores, [(at, at + 1, rep) for _left, at, rep, _kind in picked])
+        gains = self.scorer.rescore_many(scores, [(at, at + len(rep), rep) for _left, at, rep, _kind in picked])
         return [(left, gain - self.penalty(kind), at, rep, kind)
                 for (left, at, rep, kind), gain in zip(picked, gains, strict=True)]
 
     def decide(self, clause: str, checked: list[tuple[float, float, int, str, str]]) -> list[SpellEdit]:
         """Accepted edits of one clause from its checked challengers."""
         taken: list[SpellEdit] = []
+        margins = {"function": self.function_margin, "homophone": self.homophone_margin}
         for _left, gain, at, rep, kind in sorted(checked, key=lambda t: -t[1]):
-            need = self.function_margin if kind == "function" else self.margin
-            if gain <= need or any(abs(e.start - at) <= 1 for e in taken):
+            end = at + len(rep)
+            if gain <= margins.get(kind, self.margin) or any(at <= e.end and e.start <= end for e in taken):
                 continue
-            taken.append(SpellEdit(at, at + 1, clause[at], rep, gain, kind))
+            taken.append(SpellEdit(at, end, clause[at:end], rep, gain, kind))
         return sorted(taken, key=lambda e: e.start)
 
     def correct(self, text: str, confidence: Sequence[float] | None = None) -> list[SpellEdit]:
