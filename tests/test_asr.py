@@ -171,6 +171,10 @@ def test_hotwords_are_preferred_and_protected():
     # a name from the archive wins over a same-sounding common word, and is never rewritten
     assert c.correct("记者采访了王刚", [0.3] * 7, hotwords=["汪钢"]) == "记者采访了汪钢"
     assert c.correct("记者采访了汪钢", [0.3] * 7, hotwords=["汪钢"]) == "记者采访了汪钢"
+    # the transcript default (asr_correct_homophones off): only spans that sound like a hotword are swapped
+    text = "农民王刚说今年的甘汉导致粮食减产"
+    assert c.correct(text, [0.3] * len(text), hotwords=["汪钢"], generic=False) == "农民汪钢说今年的甘汉导致粮食减产"
+    assert c.correct(text, [0.3] * len(text), generic=False) == text
 
 
 def test_phantom_repeat_is_recognised():

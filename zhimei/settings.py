@@ -130,7 +130,9 @@ class Settings(BaseSettings):
         600.0, ge=60, le=3600, description="Long audio is read and transcribed in windows of this length."
     )
     asr_correct_homophones: bool = Field(
-        True, description="Correct Chinese homophone errors the recogniser was unsure of (pinyin + word frequency)."
+        False, description="Before the speller, also swap Chinese words the recogniser was unsure of for far more "
+        "frequent same-sounding dictionary words (pinyin + word frequency, no context; the speller's same-sound word "
+        "candidates do better). Spans that sound like a hotword are swapped for it either way."
     )
     asr_spelling: bool = Field(
         True, description="Correct Chinese transcripts' wrong characters for the syllables heard (same-sounding "

@@ -88,19 +88,24 @@ class HomophoneCorrector:
             return math.log(f) - self.log_total
         return math.log(0.5) - self.log_total - 3.0 * (len(token) - 1)
 
-    def same_sound(self, span: str) -> tuple[str, int] | None:
+    def same_sound(self, span: str, index: dict[tuple[str, ...], tuple[str, int]] | None = None
+                   ) -> tuple[str, int] | None:
         """The most frequent dictionary word (≥ ``min_freq``) other than ``span`` that has one of its toneless
-        pinyin readings, with its jieba frequency; None when there is none."""
+        pinyin readings, with its jieba frequency; None when there is none. ``index``: another pinyin index to
+        look in (default: the dictionary's)."""
         best = None
+        index = self.index if index is None else index
         for key in self._keys(span):
-            hit = self.index.get(key)
+            hit = index.get(key)
             if hit and hit[0] != span and (best is None or hit[1] > best[1]):
                 best = hit
         return best
 
     def correct_run(self, text: str, confidence: Sequence[float] | None = None,
-                    hot: dict[str, int] | None = None) -> str:
-        """Best reading of one run of Chinese characters (Viterbi over words and same-pinyin swaps)."""
+                    hot: dict[str, int] | None = None,
+                    index: dict[tuple[str, ...], tuple[str, int]] | None = None) -> str:
+        """Best reading of one run of Chinese characters (Viterbi over words and same-pinyin swaps; the swaps come
+        from ``index``, by default the dictionary's)."""
         n = len(text)
         if n < 2:
             return text
@@ -126,7 +131,7 @@ class HomophoneCorrector:
                     continue
                 if confidence is not None and min(confidence[i:j]) > self.max_confidence:
                     continue  # the recogniser was sure of these characters
-                cand = self.same_sound(span)
+                cand = self.same_sound(span, index)
                 if cand is None:
                     continue
                 s = base + math.log(cand[1]) - self.log_total - self.margin
@@ -141,9 +146,10 @@ class HomophoneCorrector:
         return "".join(reversed(out))
 
     def correct(self, text: str, confidence: Sequence[float] | None = None,
-                hotwords: Sequence[str] = ()) -> str:
+                hotwords: Sequence[str] = (), generic: bool = True) -> str:
         """Corrected text; ``confidence`` (one value per character of ``text``) limits changes to characters
-        the recogniser was unsure of; ``hotwords`` are preferred spellings that are never changed."""
+        the recogniser was unsure of; ``hotwords`` are preferred spellings that are never changed. With
+        ``generic`` False, only spans that sound like a hotword are swapped (for it)."""
         hot = {h: 10 ** 6 for h in hotwords if h and _CJK_RUN.fullmatch(h)}
         extra = {}
         for h in hot:
@@ -151,8 +157,13 @@ class HomophoneCorrector:
             if "" not in key:
                 extra[key] = (h, 10 ** 6)
 
+        if not generic and not extra:
+            return text
+
         def fix(m: re.Match[str]) -> str:
             conf = confidence[m.start():m.end()] if confidence is not None else None
+            if not generic:
+                return self.correct_run(m.group(0), conf, hot, extra)
             if not extra:
                 return self.correct_run(m.group(0), conf, hot)
             saved = {k: self.index.get(k) for k in extra}
