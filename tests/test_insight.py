@@ -318,7 +318,10 @@ def test_reach_equals_the_events_posted(stream, client, tokens):
     from zhimei.cli import app
 
     now = utcnow()
-    day0, day1 = now - timedelta(hours=27), now - timedelta(hours=3)  # two calendar days, the later in the window
+    # two calendar days, the later in the window; on the hour, so each day's events (up to 41 minutes after it)
+    # never run past midnight into the next day's bucket
+    day1 = (now - timedelta(hours=3)).replace(minute=0, second=0, microsecond=0)
+    day0 = day1 - timedelta(hours=24)
     ids = [ingest(t, b, now - timedelta(hours=3 + i), source=src) for i, (t, b, src) in enumerate(BRIDGE[:2])]
     drain()
     events = _events(ids, day0, day1)
