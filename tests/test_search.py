@@ -161,7 +161,8 @@ def test_warm_up_loads_search_and_freezes_the_heap(zhome):
     try:
         out = warm_up()
         assert "vector_problem" not in out and out["frozen_objects"] > 10_000
-        assert gc.get_freeze_count() == out["frozen_objects"]
+        # frozen objects that lose their last reference are still freed, so the count can only have fallen a little
+        assert out["frozen_objects"] - 1_000 < gc.get_freeze_count() <= out["frozen_objects"]
         assert search("冬奥会").hits  # searching works as before over a frozen heap
         gc.unfreeze()
         # the server warms up in a background thread at start (zhimei serve passes warm_search=True)
