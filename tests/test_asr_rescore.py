@@ -40,6 +40,10 @@ def test_far_hypotheses_and_timestamp_twins_are_not_read():
     assert best_hypothesis([-2.0, -1.5, -9.0], ["a", "a", "b"], lm, weight=1.0) == 1
     assert calls == []
     assert best_hypothesis([], [], lm, weight=1.0) == 0
+    # texts that differ only in punctuation, case or spacing are one text: the acoustically best is kept unread
+    assert best_hypothesis([-2.0, -1.0], ["Rates and change, but", "rates and change but"], lm, weight=1.0) == 1
+    assert best_hypothesis([-1.0, -1.2], ["我想问，我在新区", "我想问我在新区。"], lm, weight=1.0) == 0
+    assert calls == []
 
 
 @pytest.mark.slow

@@ -17,6 +17,7 @@ time of short clips but cost 0.015 CER. Only the stretch where hypotheses differ
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -95,21 +96,27 @@ class LMScorer:
 def best_hypothesis(acoustic: Sequence[float], texts: Sequence[str], lm: Callable[[Sequence[str]], list[float]],
                     weight: float, margin: float = ACOUSTIC_MARGIN) -> int:
     """Index of the hypothesis with the best acoustic + weight × LM log-probability. Only hypotheses within
-    ``margin`` nats of the acoustically best one compete; texts that repeat an earlier one keep only their
-    best-scored copy; with a single distinct text left the LM is not called."""
+    ``margin`` nats of the acoustically best one compete; texts that repeat an earlier one in their words (case,
+    spacing and punctuation aside: "rates and change, but" / "rates and change but") keep only their best-scored
+    copy, since the transcript is scored by its words; with a single distinct text left the LM is not called."""
     if not len(acoustic):
         return 0
     top = max(acoustic)
     first: dict[str, int] = {}
     for i, t in enumerate(texts):
-        if top - acoustic[i] <= margin and (t not in first or acoustic[i] > acoustic[first[t]]):
-            first[t] = i
+        key = _words_only(t)
+        if top - acoustic[i] <= margin and (key not in first or acoustic[i] > acoustic[first[key]]):
+            first[key] = i
     if len(first) < 2:
         return int(np.argmax(acoustic))
-    distinct = sorted(first, key=lambda t: -acoustic[first[t]])
-    scores = lm(distinct)
-    totals = [acoustic[first[t]] + weight * s for t, s in zip(distinct, scores, strict=True)]
-    return first[distinct[int(np.argmax(totals))]]
+    kept = sorted(first.values(), key=lambda i: -acoustic[i])
+    scores = lm([texts[i] for i in kept])
+    totals = [acoustic[i] + weight * s for i, s in zip(kept, scores, strict=True)]
+    return kept[int(np.argmax(totals))]
+
+
+def _words_only(text: str) -> str:
+    return re.sub(r"[\W_]+", "", text).casefold()
 
 
 class _Chosen:
