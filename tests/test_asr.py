@@ -93,6 +93,18 @@ def test_tone_is_not_speech(asr, tmp_path):
     assert asr.transcribe(tone, language="en").segments == []
 
 
+def test_no_speech_is_not_transcribed_even_with_a_language_given(asr, tmp_path, monkeypatch):
+    noise = tmp_path / "noise.wav"
+    _ffmpeg("-f", "lavfi", "-i", "anoisesrc=color=pink:amplitude=0.2:sample_rate=16000:seed=7", "-t", "5",
+            str(noise))
+    asked = []
+    monkeypatch.setattr(asr.model(), "transcribe", lambda *a, **k: asked.append(a) or ([], None))
+    for lang in ("zh", "en"):
+        t = asr.transcribe(noise, language=lang)
+        assert t.segments == [] and t.text == ""
+    assert asked == []  # the default VAD heard nothing, so whisper was never run on it
+
+
 def test_compressed_input_is_converted(asr, tmp_path):
     mp3 = tmp_path / "jfk.mp3"
     _ffmpeg("-i", str(JFK), "-ar", "44100", "-ac", "2", "-b:a", "96k", str(mp3))

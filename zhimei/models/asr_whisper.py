@@ -63,8 +63,8 @@ VAD_OPTIONS: dict[str, Any] = {"threshold": 0.35, "speech_pad_ms": 800}
 defaults detect speech late on telephone-band and noisy audio and cut the first or last words off ("The striker
 scored" → "or scored", "…the decision to raise fuel taxes" → "…the decision"): on the synthetic English set of
 bench/asr.py the bare model's WER went 0.0871 → 0.0693 with these settings (no VAD at all: 0.0713), Chinese CER
-0.2135 → 0.2108 and 0.2693 → 0.2687, at the same speed. Whether a file has speech at all is still decided with
-the defaults (`FasterWhisperASR.detect_language`), so music and silence stay an empty transcript."""
+0.2135 → 0.2108 and 0.2693 → 0.2687, at the same speed. Whether a window has speech at all is still decided with
+the defaults (`FasterWhisperASR.has_speech`), so music and silence stay an empty transcript."""
 
 
 def decode_options(language: str, beam_size: int, word_timestamps: bool) -> dict[str, Any]:
@@ -181,11 +181,17 @@ class FasterWhisperASR(ASR):
                 self._scorers[language] = LMScorer(path, self.settings.model_threads) if path else None
             return self._scorers[language]
 
-    def detect_language(self, audio: Any) -> tuple[str | None, float]:
-        """(language, probability) of the speech in a 16 kHz float32 array; (None, 0) without speech."""
+    @staticmethod
+    def has_speech(audio: Any) -> bool:
+        """Whether Silero VAD at its default settings hears speech in a 16 kHz float32 array: the test of whether
+        a window is transcribed at all (the transcription itself then uses the more generous `VAD_OPTIONS`)."""
         from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-        if not get_speech_timestamps(audio, VadOptions()):
+        return bool(get_speech_timestamps(audio, VadOptions()))
+
+    def detect_language(self, audio: Any) -> tuple[str | None, float]:
+        """(language, probability) of the speech in a 16 kHz float32 array; (None, 0) without speech."""
+        if not self.has_speech(audio):
             return None, 0.0
         lang, prob, _ = self.model().detect_language(audio=audio, vad_filter=True, language_detection_segments=2)
         return lang, float(prob)
@@ -209,10 +215,13 @@ class FasterWhisperASR(ASR):
             for offset, audio in read_windows(wav, self.settings.asr_window_seconds):
                 if language is None:
                     language, lang_prob = self.detect_language(audio)
-                    if language is None:
-                        if progress:
-                            progress(min(1.0, (offset + len(audio) / 16000) / total))
-                        continue
+                    heard = language is not None
+                else:
+                    heard = self.has_speech(audio)
+                if not heard:  # silence, music, noise: nothing to transcribe in this window
+                    if progress:
+                        progress(min(1.0, (offset + len(audio) / 16000) / total))
+                    continue
                 opts = decode_options(language, self.settings.asr_beam_size, word_timestamps)
                 try:
                     seg_iter, _info = model.transcribe(audio, **opts)
