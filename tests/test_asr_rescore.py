@@ -111,3 +111,38 @@ def test_weight_zero_leaves_the_decoder_alone(tmp_path, monkeypatch):
         monkeypatch.delenv("ZHIMEI_ASR_LM_WEIGHT")
         get_settings.cache_clear()
         reset_backends()
+
+
+def test_padding_is_trimmed_to_the_content_and_the_minimum():
+    import ctranslate2
+
+    from zhimei.models.asr_rescore import _trim_padding
+
+    x = np.zeros((1, 80, 3000), dtype=np.float32)
+    x[..., :501] = -0.5  # 5 s of mel frames, then faster-whisper's zero padding
+    short = np.asarray(_trim_padding(ctranslate2.StorageView.from_array(x), 1500))
+    assert short.shape == (1, 80, 1500) and np.array_equal(short, x[..., :1500])
+    x[..., :2001] = -0.5  # content past the minimum: kept whole, rounded up to an even count
+    assert np.asarray(_trim_padding(ctranslate2.StorageView.from_array(x), 1500)).shape == (1, 80, 2002)
+    x[...] = -0.5  # a full window: untouched
+    full = ctranslate2.StorageView.from_array(x)
+    assert _trim_padding(full, 1500) is full
+
+
+@pytest.mark.slow
+def test_a_shorter_encoder_window_still_transcribes(model_home, monkeypatch):
+    from zhimei.models import get_backend, reset_backends
+
+    monkeypatch.setenv("ZHIMEI_ASR_ENCODER_SECONDS", "15")
+    get_settings.cache_clear()
+    reset_backends()
+    try:
+        asr = get_backend("asr")
+        assert asr.model().model.min_frames == 1500
+        t = asr.transcribe(JFK, language="en")
+        assert "ask not what your country can do for you" in t.text.lower().replace(",", "")
+        assert all(0 <= w.start <= w.end <= 11.1 for s in t.segments for w in s.words)
+    finally:
+        monkeypatch.delenv("ZHIMEI_ASR_ENCODER_SECONDS")
+        get_settings.cache_clear()
+        reset_backends()

@@ -168,9 +168,10 @@ class FasterWhisperASR(ASR):
         folder = whisper_model_dir(model_cache_dir(self.settings))
         model = WhisperModel(str(folder), device="cpu", compute_type="int8",
                              cpu_threads=self.settings.model_threads, num_workers=1, local_files_only=True)
-        if self.settings.asr_lm_weight > 0:
+        min_frames = int(round(self.settings.asr_encoder_seconds * 100))  # whisper's mel: 100 frames a second
+        if self.settings.asr_lm_weight > 0 or min_frames < 3000:
             model.model = RescoringWhisper(model.model, model.hf_tokenizer, self._lm_scorer,
-                                           self.settings.asr_lm_weight)
+                                           self.settings.asr_lm_weight, min_frames=min_frames)
         return model
 
     def _lm_scorer(self, language: str) -> LMScorer | None:
