@@ -150,7 +150,9 @@ class _Chosen:
 
 class RescoringWhisper:
     """Wraps a ``ctranslate2.models.Whisper``: beam-search ``generate`` calls return the beam hypothesis the
-    language model prefers; everything else (sampling fallbacks, batched calls, align, encode) passes through."""
+    language model prefers (with ``weight`` above 0), and ``encode`` reads short speech over ``min_frames`` mel frames
+    instead of whisper's padded 3,000 when asked to; everything else (sampling fallbacks, batched calls, align) passes
+    through."""
 
     def __init__(self, inner: Any, hf_tokenizer: Any, scorer_for: Callable[[str], LMScorer | None],
                  weight: float, min_frames: int = 3000) -> None:
