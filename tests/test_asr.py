@@ -3,6 +3,7 @@ and the transcript normaliser used for scoring."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import wave
 from pathlib import Path
@@ -66,17 +67,18 @@ def test_hotwords_are_accepted(asr):
 def test_telephone_speech_keeps_its_first_words(asr, tmp_path):
     """Speech from the first instant, through a telephone band: faster-whisper's default VAD detected it late and
     cut "The striker" / "The ceasefire" / "The school board" off (asr_whisper.VAD_OPTIONS)."""
-    lines = {"striker": "The striker scored twice in the second half to send his club into the final.",
-             "ceasefire": "The ceasefire appeared to be holding on Tuesday despite reports of sporadic shelling.",
-             "school board": "The school board voted to extend the academic year by two weeks."}
+    lines = {"scored": "The striker scored twice in the second half to send his club into the final.",
+             "appeared": "The ceasefire appeared to be holding on Tuesday despite reports of sporadic shelling.",
+             "voted": "The school board voted to extend the academic year by two weeks."}
     tts = get_backend("tts")
-    for first, line in lines.items():
+    for verb, line in lines.items():
         clean = tts.synthesize(line, tmp_path / "clean.wav", language="en")
         phone = tmp_path / "phone.wav"
         subprocess.run(["sox", str(clean), "-r", "16000", str(phone), "silence", "1", "0.02", "1%",
                         "sinc", "300-3400", "rate", "8000", "rate", "16000"], check=True)
-        heard = asr.transcribe(phone, language="en").text.lower()
-        assert heard.lstrip(" .,").startswith(("the " + first, first)), heard
+        words = re.findall(r"[a-z']+", asr.transcribe(phone, language="en").text.lower())
+        # the subject before the verb was heard (whisper may still mishear a word of it: "this tracker scored")
+        assert verb in words and words.index(verb) >= 2, words
 
 
 def test_silence_gives_an_honest_empty_transcript(asr, tmp_path):
