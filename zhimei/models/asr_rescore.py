@@ -28,11 +28,14 @@ import numpy as np
 from zhimei.models.llama_read import READ_TOKENS, reader
 from zhimei.models.textnorm import to_simplified
 
-__all__ = ["LMScorer", "RescoringWhisper", "best_hypothesis", "rescoring_lm_path"]
+__all__ = ["WHISPER_FRAMES", "LMScorer", "RescoringWhisper", "best_hypothesis", "rescoring_lm_path"]
 
 ACOUSTIC_MARGIN = 2.0
 """Hypotheses more than this many nats below the acoustically best one are not read: on the tuning sets every
 hypothesis the LM promoted was within 1.6 nats, and the cut roughly halves the LM's work in English."""
+
+WHISPER_FRAMES = 3000
+"""Mel frames in whisper's 30 s window (100 a second), the length faster-whisper pads every window to."""
 
 CONTEXT = 8
 """Shared tokens read before the first difference between hypotheses (`LMScorer.compare`)."""
@@ -155,7 +158,7 @@ class RescoringWhisper:
     through."""
 
     def __init__(self, inner: Any, hf_tokenizer: Any, scorer_for: Callable[[str], LMScorer | None],
-                 weight: float, min_frames: int = 3000) -> None:
+                 weight: float, min_frames: int = WHISPER_FRAMES) -> None:
         self._inner = inner
         self.min_frames = min_frames
         self._tok = hf_tokenizer
@@ -176,7 +179,7 @@ class RescoringWhisper:
     def encode(self, features: Any, to_cpu: bool = False) -> Any:
         """CTranslate2's encode; with ``min_frames`` below whisper's 3,000, a window padded to 30 s (faster-whisper
         pads the mel features with exact zeros) is encoded over its content, and at least ``min_frames`` frames."""
-        if self.min_frames < 3000:
+        if self.min_frames < WHISPER_FRAMES:
             features = _trim_padding(features, self.min_frames)
         return self._inner.encode(features, to_cpu=to_cpu)
 

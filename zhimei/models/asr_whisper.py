@@ -36,7 +36,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from zhimei.models.asr_rescore import LMScorer, RescoringWhisper, rescoring_lm_path
+from zhimei.models.asr_rescore import WHISPER_FRAMES, LMScorer, RescoringWhisper, rescoring_lm_path
 from zhimei.models.audio import as_wav16k, read_windows, wav_duration
 from zhimei.models.base import ModelError, model_cache_dir
 from zhimei.models.interfaces import ASR
@@ -168,8 +168,8 @@ class FasterWhisperASR(ASR):
         folder = whisper_model_dir(model_cache_dir(self.settings))
         model = WhisperModel(str(folder), device="cpu", compute_type="int8",
                              cpu_threads=self.settings.model_threads, num_workers=1, local_files_only=True)
-        min_frames = int(round(self.settings.asr_encoder_seconds * 100))  # whisper's mel: 100 frames a second
-        if self.settings.asr_lm_weight > 0 or min_frames < 3000:
+        min_frames = int(round(self.settings.asr_encoder_seconds * WHISPER_FRAMES / 30))
+        if self.settings.asr_lm_weight > 0 or min_frames < WHISPER_FRAMES:
             model.model = RescoringWhisper(model.model, model.hf_tokenizer, self._lm_scorer,
                                            self.settings.asr_lm_weight, min_frames=min_frames)
         return model
