@@ -1,7 +1,7 @@
 """Speech recognition accuracy and speed: the product's ASR backend against the bare faster-whisper-base call
 and pocketsphinx (English), all in the same run on the same files.
 
-    .venv/bin/python bench/asr.py [--data DIR] [--threads 2] [--no-pocketsphinx] [--limit N]
+    .venv/bin/python bench/asr.py [--data DIR] [--threads 2] [--no-pocketsphinx] [--limit N] [--long]
     .venv/bin/python bench/asr.py --make-extra OUT_DIR   # build extra test audio, then run with --data OUT_DIR
 
 DIR holds `.wav` files and `transcripts.tsv` (header `file<TAB>lang<TAB>text`); default
@@ -15,6 +15,10 @@ hypothesis for every system:
 The product is the configured ASR backend with its settings: for faster-whisper that includes the beam rescored
 by a packaged language model (``ZHIMEI_ASR_LM_WEIGHT=0`` measures it without), Chinese homophone correction and
 the Chinese speller on characters whisper was unsure of (``ZHIMEI_ASR_SPELLING=false`` measures it without).
+``product`` transcribes the files one at a time (each call's latency); ``product_batch`` transcribes the same files
+as one batch per language with ``transcribe_many`` (throughput: whisper reads the next file while the text of the
+last is corrected, as it reads the next 30 s of a long recording). ``--long`` also joins each language's files into
+one recording and times bare and product on it (a long file's latency).
 RTF = wall seconds / audio seconds; ``cpu_rtf`` = process CPU seconds / audio seconds / threads (what RTF
 would be on otherwise idle cores; the machine may be shared). Last line: one JSON object.
 """
@@ -156,7 +160,51 @@ def make_product(threads: int):
     def run(path: Path, lang: str) -> str:
         return asr.transcribe(path, language=lang).text
 
-    return run, asr.name
+    return run, asr.name, asr
+
+
+def batch_run(asr, items: list[tuple[Path, str, str]]) -> Tally:
+    """The product transcribing the files as one batch per language (`ASR.transcribe_many`, how a folder is
+    transcribed: faster-whisper reads the next file while the text of the last is corrected)."""
+    tally = Tally()
+    for lang in dict.fromkeys(lang for _, lang, _ in items):
+        group = [(p, ref) for p, lg, ref in items if lg == lang]
+        texts, wall, cpu = timed(lambda group=group, lang=lang: [
+            t.text for t in asr.transcribe_many([p for p, _ in group], language=lang)])
+        for (path, ref), hyp in zip(group, texts, strict=True):
+            e, n = tally.add(lang, ref, hyp, 0.0, 0.0, duration(path))
+            print(f"{'product_batch':13s} {path.name[:40]:40s} {lang} err {e:3d}/{n:<4d}            {hyp.strip()[:90]}",
+                  flush=True)
+        tally.wall += wall
+        tally.cpu += cpu
+    return tally
+
+
+def long_run(items: list[tuple[Path, str, str]], runs: dict, threads: int) -> dict:
+    """Each language's files joined (0.5 s of silence between them) into one recording, transcribed whole by each
+    system: the latency of a long file, where faster-whisper's 30 s reads and the product's text stage overlap."""
+    import tempfile
+
+    import numpy as np
+
+    out: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for lang in dict.fromkeys(lang for _, lang, _ in items):
+            group = [(p, ref) for p, lg, ref in items if lg == lang]
+            gap = np.zeros(8000, np.float32)
+            joined = Path(tmp) / f"long_{lang}.wav"
+            _write_wav(joined, np.concatenate([x for p, _ in group for x in (_read16k(p), gap)]))
+            ref = ("" if lang in CJK else " ").join(r for _, r in group)
+            secs = duration(joined)
+            for name, fn in runs.items():
+                hyp, wall, cpu = timed(lambda fn=fn, joined=joined, lang=lang: fn(joined, lang))
+                tally = Tally()
+                tally.add(lang, ref, hyp, wall, cpu, secs)
+                out.setdefault(name, {}).update({k: v for k, v in tally.figures(threads).items()
+                                                 if k not in ("rtf", "cpu_rtf")})
+                out[name][f"rtf_{lang}"] = round(wall / secs, 3)
+                print(f"long {name:8s} {lang} {secs:.0f} s of audio: {tally.figures(threads)}", flush=True)
+    return out
 
 
 def make_sphinx():
@@ -274,6 +322,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2, help="CPU threads for every system (default 2)")
     ap.add_argument("--no-pocketsphinx", action="store_true", help="skip the pocketsphinx baseline")
     ap.add_argument("--limit", type=int, default=0, help="only the first N files")
+    ap.add_argument("--long", action="store_true",
+                    help="also join each language's files into one long recording and time bare and product on it")
     ap.add_argument("--make-extra", type=Path, metavar="OUT", help="build extra test audio into OUT and stop")
     args = ap.parse_args()
     if args.make_extra:
@@ -281,7 +331,7 @@ def main() -> None:
         return
     items = read_set(args.data)[: args.limit or None]
     bare = make_bare(args.threads)
-    product, product_name = make_product(args.threads)
+    product, product_name, product_asr = make_product(args.threads)
     sphinx = None if args.no_pocketsphinx else make_sphinx()
     # warm-up (one file per language) so model loading is not timed
     for lang in dict.fromkeys(lang for _, lang, _ in items):
@@ -300,7 +350,11 @@ def main() -> None:
             rtf = wall / max(secs, 1e-6)
             print(f"{name:13s} {path.name[:40]:40s} {lang} err {e:3d}/{n:<4d} rtf {rtf:.3f}  {hyp.strip()[:90]}",
                   flush=True)
+    systems = {"bare": systems["bare"], "product": systems["product"],
+               "product_batch": batch_run(product_asr, items), "pocketsphinx": systems["pocketsphinx"]}
     result = {"data": str(args.data), "files": len(items), "threads": args.threads, "product_backend": product_name}
+    if args.long:
+        result["long"] = long_run(items, {"bare": bare, "product": product}, args.threads)
     print(f"\n{'system':13s} {'wer_en':>7s} {'cer_zh':>7s} {'rtf':>6s} {'cpu_rtf':>7s}  audio_s")
     for name, t in systems.items():
         if t.audio:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import threading
 import wave
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 from zhimei.models import ModelError, get_backend
 from zhimei.models.asr_whisper import clean_segment_text, is_hallucination
 from zhimei.models.audio import read_windows
-from zhimei.models.textnorm import normalize_en, normalize_zh, score_tokens, to_simplified
+from zhimei.models.textnorm import edit_distance, normalize_en, normalize_zh, score_tokens, to_simplified
 
 SPEECH = (Path(__file__).resolve().parents[2] / "shared" / "eval-dev" / "speech").resolve()
 JFK = SPEECH / "jfk.wav"
@@ -126,6 +127,92 @@ def test_bad_audio_is_refused_clearly(asr, tmp_path):
         asr.transcribe(JFK, language="klingon")
 
 
+def _whisper_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "zhimei-asr-whisper" and t.is_alive()]
+
+
+def test_many_recordings_come_back_in_order_as_one_at_a_time(asr):
+    """transcribe_many overlaps whisper with the text stage of the recording before: same transcripts, same order."""
+    one = [asr.transcribe(p) for p in (JFK, ZH)]
+    many = list(asr.transcribe_many([JFK, ZH, JFK]))
+    assert [t.language for t in many] == ["en", "zh", "en"]
+    assert many[0].text == many[2].text == one[0].text
+    assert edit_distance(list(many[1].text), list(one[1].text)) <= 1  # the speller's float sums may differ by a hair
+    assert [s.start for s in many[0].segments] == [s.start for s in one[0].segments]
+    assert not _whisper_threads()
+
+
+def test_a_bad_recording_in_a_batch_fails_in_its_turn(asr, tmp_path):
+    junk = tmp_path / "junk.mp3"
+    junk.write_bytes(b"ID3\x03\x00\x00\x00garbage" * 50)
+    batch = asr.transcribe_many([JFK, junk, JFK], language="en")
+    assert "your country" in next(batch).text.lower()
+    with pytest.raises(ModelError, match="junk.mp3"):
+        next(batch)
+    assert not _whisper_threads()
+    assert list(asr.transcribe_many([])) == []
+    with pytest.raises(ModelError, match="language"):
+        asr.transcribe_many([JFK], language="klingon")
+
+
+def test_cancelling_through_progress_stops_whisper(asr):
+    class Cancelled(Exception):
+        pass
+
+    def cancel(fraction: float) -> None:
+        raise Cancelled
+
+    with pytest.raises(Cancelled):
+        asr.transcribe(JFK, language="en", progress=cancel)
+    assert not _whisper_threads()
+    batch = asr.transcribe_many([JFK, JFK], language="en")
+    next(batch)
+    batch.close()  # the caller stops reading: whisper's thread ends instead of reading the second file
+    assert not _whisper_threads()
+
+
+def test_cli_transcribes_a_batch(asr, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from zhimei.models.cli import models_app
+
+    res = CliRunner().invoke(models_app, ["transcribe", str(JFK), str(ZH), "--json"])
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
+    assert [(Path(r["file"]).name, r["language"]) for r in rows] == [("jfk.wav", "en"), (ZH.name, "zh")]
+    assert rows[0]["segments"][0]["words"][0]["start"] >= 0
+    junk = tmp_path / "junk.wav"
+    junk.write_bytes(b"RIFF0000WAVEjunk")
+    res = CliRunner().invoke(models_app, ["transcribe", str(JFK), str(junk), "-l", "en"])
+    assert res.exit_code == 1 and "your country" in res.stdout.lower() and "junk.wav" in res.output
+
+
+def test_the_interface_default_batch_is_one_recording_after_another(tmp_path):
+    from zhimei.models.interfaces import ASR
+    from zhimei.models.types import Segment, Transcript
+
+    class Listing(ASR):
+        """The interface's default transcribe_many over a backend that names each file it is given."""
+
+        name = "listing"
+        licence = "MIT"
+
+        def _load(self) -> None:
+            return None
+
+        def transcribe(self, audio_path, language=None, hotwords=None, progress=None):
+            if progress:
+                progress(1.0)
+            return Transcript(language=language, language_probability=1.0,
+                              segments=[Segment(start=0.0, end=1.0, text=Path(audio_path).name)])
+
+    seen: list[float] = []
+    texts = [t.text for t in Listing().transcribe_many(["a.wav", "b.wav"], language="en", progress=seen.append)]
+    assert texts == ["a.wav", "b.wav"] and seen == [0.5, 1.0]
+
+
 @pytest.mark.slow
 def test_long_audio_is_windowed(asr, tmp_path, monkeypatch):
     """A 75 s recording read in 60 s windows: both copies of the speech found, times in order and in range."""
@@ -138,6 +225,40 @@ def test_long_audio_is_windowed(asr, tmp_path, monkeypatch):
     starts = [s.start for s in t.segments]
     assert starts == sorted(starts) and t.segments[-1].end <= t.duration + 0.5
     assert any(s.start > 60 for s in t.segments)
+
+
+def test_word_timings_do_not_move_the_decoder():
+    """faster-whisper decides where the next 30 s starts with ``get_end``; the product's words are hidden from it."""
+    from faster_whisper.utils import get_end
+
+    from zhimei.models.asr_whisper import _WordsAfterTheFact
+
+    segments = [{"start": 0.0, "end": 2.0, "words": _WordsAfterTheFact([{"word": "a", "end": 1.5}])},
+                {"start": 2.0, "end": 4.0, "words": _WordsAfterTheFact([{"word": "b", "end": 3.2}])}]
+    assert get_end(segments) == 4.0  # the last timestamp token, not the last word's end (3.2)
+    assert [w["word"] for s in segments for w in s["words"]] == ["a", "b"]
+
+
+@pytest.mark.slow
+def test_long_form_text_is_the_same_with_word_timings(asr, tmp_path):
+    """Over several 30 s windows, asking for word timings changes nothing in what is decoded."""
+    from zhimei.models.asr_whisper import decode_options
+
+    long = tmp_path / "long.wav"
+    _ffmpeg(*[a for _ in range(5) for a in ("-i", str(JFK))], "-filter_complex",
+            "".join(f"[{i}:a]" for i in range(5)) + "concat=n=5:v=0:a=1", "-ar", "16000", "-ac", "1", str(long))
+    audio = next(read_windows(long, 600))[1]
+    model = asr.model()
+    texts = {}
+    for words in (False, True):
+        segments, _ = model.transcribe(audio, **decode_options("en", 5, words))
+        segments = list(segments)
+        texts[words] = "".join(s.text for s in segments)
+        if words:
+            assert all(s.words for s in segments)
+            ends = [w.end for s in segments for w in s.words]
+            assert ends == sorted(ends) and ends[-1] > 45
+    assert texts[True] == texts[False] and texts[True].lower().count("your country") >= 8
 
 
 # ---------------------------------------------------------------- windows, clean-up, scoring

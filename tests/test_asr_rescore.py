@@ -12,6 +12,7 @@ from zhimei.models.asr_rescore import LMScorer, RescoringWhisper, best_hypothesi
 from zhimei.settings import get_settings
 
 JFK = (Path(__file__).resolve().parents[2] / "shared" / "eval-dev" / "speech" / "jfk.wav").resolve()
+ZH = JFK.with_name("funasr_sample_zh.wav")
 
 
 def _table(scores: dict[str, float], calls: list[list[str]]):
@@ -99,50 +100,89 @@ def test_the_wrapped_decoder_returns_one_chosen_hypothesis(whisper):
 
 @pytest.mark.slow
 def test_weight_zero_leaves_the_decoder_alone(tmp_path, monkeypatch):
-    from zhimei.models import get_backend, reset_backends
+    """Weight 0: no LM reads the beam; with whisper's whole window as well, whisper is not even wrapped."""
+    from zhimei.models import asr_rescore, get_backend, reset_backends
 
     monkeypatch.setenv("ZHIMEI_HOME", str(tmp_path))
     monkeypatch.setenv("ZHIMEI_ASR_LM_WEIGHT", "0")
     get_settings.cache_clear()
     reset_backends()
     try:
+        asr = get_backend("asr")
+        assert isinstance(asr.model().model, RescoringWhisper)  # Chinese windows are still trimmed
+        ranked: list[int] = []
+        monkeypatch.setattr(asr_rescore, "best_hypothesis", lambda *a, **k: ranked.append(1) or 0)
+        assert asr.transcribe(ZH, language="zh").text
+        assert ranked == []
+        monkeypatch.setenv("ZHIMEI_ASR_ENCODER_PADDING", "30")
+        get_settings.cache_clear()
+        reset_backends()
         assert not isinstance(get_backend("asr").model().model, RescoringWhisper)
     finally:
         monkeypatch.delenv("ZHIMEI_ASR_LM_WEIGHT")
+        monkeypatch.delenv("ZHIMEI_ASR_ENCODER_PADDING", raising=False)
         get_settings.cache_clear()
         reset_backends()
 
 
-def test_padding_is_trimmed_to_the_content_and_the_minimum():
+def test_padding_is_trimmed_to_the_content_and_the_padding_asked_for():
     import ctranslate2
 
     from zhimei.models.asr_rescore import _trim_padding
 
     x = np.zeros((1, 80, 3000), dtype=np.float32)
     x[..., :501] = -0.5  # 5 s of mel frames, then faster-whisper's zero padding
-    short = np.asarray(_trim_padding(ctranslate2.StorageView.from_array(x), 1500))
-    assert short.shape == (1, 80, 1500) and np.array_equal(short, x[..., :1500])
-    x[..., :2001] = -0.5  # content past the minimum: kept whole, rounded up to an even count
-    assert np.asarray(_trim_padding(ctranslate2.StorageView.from_array(x), 1500)).shape == (1, 80, 2002)
-    x[...] = -0.5  # a full window: untouched
-    full = ctranslate2.StorageView.from_array(x)
-    assert _trim_padding(full, 1500) is full
+    short = np.asarray(_trim_padding(ctranslate2.StorageView.from_array(x), 1000))
+    assert short.shape == (1, 80, 1502) and np.array_equal(short, x[..., :1502])  # rounded up to an even count
+    x[..., :2501] = -0.5  # no room for 10 s of padding: the whole window
+    whole = ctranslate2.StorageView.from_array(x)
+    assert _trim_padding(whole, 1000) is whole
 
 
 @pytest.mark.slow
-def test_a_shorter_encoder_window_still_transcribes(model_home, monkeypatch):
-    from zhimei.models import get_backend, reset_backends
+def test_the_encoder_padding_is_per_thread_and_per_language(model_home, monkeypatch):
+    """Inside `padding`, this thread's encodes read the speech and the padding asked for; another thread's
+    encodes, and languages outside asr_encoder_languages, read whisper's whole window."""
+    import threading
 
-    monkeypatch.setenv("ZHIMEI_ASR_ENCODER_SECONDS", "15")
+    import ctranslate2
+
+    from zhimei.models import asr_rescore, get_backend, reset_backends
+
+    monkeypatch.setenv("ZHIMEI_ASR_ENCODER_LANGUAGES", '["en"]')
+    monkeypatch.setenv("ZHIMEI_ASR_ENCODER_PADDING", "5")
     get_settings.cache_clear()
     reset_backends()
     try:
         asr = get_backend("asr")
-        assert asr.model().model.min_frames == 1500
+        wrapper = asr.model().model
+        assert isinstance(wrapper, RescoringWhisper)
+        x = np.zeros((1, 80, 3000), dtype=np.float32)
+        x[..., :400] = -0.5
+        frames: dict[str, int] = {}
+
+        def encode(name: str) -> None:
+            out = wrapper.encode(ctranslate2.StorageView.from_array(x), to_cpu=True)
+            frames[name] = np.asarray(out).shape[1]
+
+        with wrapper.padding(5):
+            other = threading.Thread(target=encode, args=("other thread",))
+            other.start()
+            other.join()
+            encode("this thread")
+        assert frames == {"this thread": 450, "other thread": 1500}  # the encoder halves the frame count
+        seen: list[int] = []
+        trim = asr_rescore._trim_padding
+        monkeypatch.setattr(asr_rescore, "_trim_padding", lambda f, p: seen.append(p) or trim(f, p))
         t = asr.transcribe(JFK, language="en")
         assert "ask not what your country can do for you" in t.text.lower().replace(",", "")
         assert all(0 <= w.start <= w.end <= 11.1 for s in t.segments for w in s.words)
+        assert seen and set(seen) == {500}
+        seen.clear()
+        asr.transcribe(ZH, language="zh")
+        assert seen == []  # Chinese is not in this test's asr_encoder_languages
     finally:
-        monkeypatch.delenv("ZHIMEI_ASR_ENCODER_SECONDS")
+        monkeypatch.delenv("ZHIMEI_ASR_ENCODER_LANGUAGES")
+        monkeypatch.delenv("ZHIMEI_ASR_ENCODER_PADDING")
         get_settings.cache_clear()
         reset_backends()

