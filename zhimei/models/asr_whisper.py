@@ -116,6 +116,7 @@ both sets: 0.1898 → 0.1844 and 0.2606 → 0.2565, +0.02 RTF; fuzzy-pinyin word
 Re-reads compare 2 tokens past a change, not the proofreader's 4: as accurate (0.1838 / 0.2559) for 15 % less LM
 time (1 token: 0.1849 / 0.2594; none: 0.1908 / 0.2658)."""
 _asr_speller: Any = None
+_asr_speller_lock = threading.Lock()
 
 PIPELINE_EVENTS = 256
 """Events (segments, progress) whisper's thread may run ahead of the text stage (`FasterWhisperASR.transcribe_many`)."""
@@ -468,8 +469,9 @@ def _spell_words(texts: list[str], probs: list[float], terms: list[str]) -> list
     from zhimei.models.zh_speller import ChineseSpeller, apply_edits
 
     global _asr_speller
-    if _asr_speller is None:
-        _asr_speller = ChineseSpeller(**ASR_SPELLER)
+    with _asr_speller_lock:  # two workers' text stages may ask at once: one speller (and one gemma) per process
+        if _asr_speller is None:
+            _asr_speller = ChineseSpeller(**ASR_SPELLER)
     joined = "".join(texts)
     kept = {i for t in terms if t for m in re.finditer(re.escape(t), joined) for i in range(m.start(), m.end())}
     conf = [p for t, p in zip(texts, probs, strict=True) for _ in t]

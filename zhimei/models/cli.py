@@ -70,6 +70,7 @@ def transcribe(
     the text of the last is corrected), with a progress bar."""
     from dataclasses import asdict
 
+    from rich.markup import escape
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from zhimei.models import get_backend
@@ -80,17 +81,16 @@ def transcribe(
     with Progress(TextColumn("transcribing"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                   TimeElapsedColumn(), console=err, transient=True) as bar:
         task = bar.add_task("asr", total=1.0)
-        done = 0
         try:
             for path, t in zip(files, asr.transcribe_many(files, language=language or None, hotwords=hotwords or None,
                                                           progress=lambda f: bar.update(task, completed=f)),
                                strict=False):
-                done += 1
                 if as_json:
                     typer.echo(json.dumps({"file": str(path), **asdict(t)}, ensure_ascii=False))
                 else:
-                    bar.console.print(f"[bold]{path.name}[/bold] ({t.language or 'no speech'}, {t.duration:.1f} s)")
+                    heard = f"{t.language or 'no speech'}, {t.duration:.1f} s"
+                    bar.console.print(f"[bold]{escape(path.name)}[/bold] ({heard})")
                     typer.echo(t.text)
-        except (ModelError, NotReady) as exc:
-            err.print(f"[red]{files[done].name}: {exc}[/red]" if done < len(files) else f"[red]{exc}[/red]")
+        except (ModelError, NotReady) as exc:  # a recording's error names its file
+            err.print(str(exc), style="red", markup=False)
             raise typer.Exit(1) from None
