@@ -163,12 +163,19 @@ def make_product(threads: int):
     return run, asr.name, asr
 
 
+def by_language(items: list[tuple[Path, str, str]]) -> dict[str, list[tuple[Path, str]]]:
+    """(wav path, reference) rows of each language, languages in order of first appearance."""
+    groups: dict[str, list[tuple[Path, str]]] = {}
+    for path, lang, ref in items:
+        groups.setdefault(lang, []).append((path, ref))
+    return groups
+
+
 def batch_run(asr, items: list[tuple[Path, str, str]]) -> Tally:
     """The product transcribing the files as one batch per language (`ASR.transcribe_many`, how a folder is
     transcribed: faster-whisper reads the next file while the text of the last is corrected)."""
     tally = Tally()
-    for lang in dict.fromkeys(lang for _, lang, _ in items):
-        group = [(p, ref) for p, lg, ref in items if lg == lang]
+    for lang, group in by_language(items).items():
         texts, wall, cpu = timed(lambda group=group, lang=lang: [
             t.text for t in asr.transcribe_many([p for p, _ in group], language=lang)])
         for (path, ref), hyp in zip(group, texts, strict=True):
@@ -188,10 +195,9 @@ def long_run(items: list[tuple[Path, str, str]], runs: dict, threads: int) -> di
     import numpy as np
 
     out: dict = {}
+    gap = np.zeros(8000, np.float32)
     with tempfile.TemporaryDirectory() as tmp:
-        for lang in dict.fromkeys(lang for _, lang, _ in items):
-            group = [(p, ref) for p, lg, ref in items if lg == lang]
-            gap = np.zeros(8000, np.float32)
+        for lang, group in by_language(items).items():
             joined = Path(tmp) / f"long_{lang}.wav"
             _write_wav(joined, np.concatenate([x for p, _ in group for x in (_read16k(p), gap)]))
             ref = ("" if lang in CJK else " ").join(r for _, r in group)
@@ -200,10 +206,10 @@ def long_run(items: list[tuple[Path, str, str]], runs: dict, threads: int) -> di
                 hyp, wall, cpu = timed(lambda fn=fn, joined=joined, lang=lang: fn(joined, lang))
                 tally = Tally()
                 tally.add(lang, ref, hyp, wall, cpu, secs)
-                out.setdefault(name, {}).update({k: v for k, v in tally.figures(threads).items()
-                                                 if k not in ("rtf", "cpu_rtf")})
-                out[name][f"rtf_{lang}"] = round(wall / secs, 3)
-                print(f"long {name:8s} {lang} {secs:.0f} s of audio: {tally.figures(threads)}", flush=True)
+                figures = tally.figures(threads)
+                out.setdefault(name, {}).update({k: v for k, v in figures.items() if k not in ("rtf", "cpu_rtf")})
+                out[name][f"rtf_{lang}"] = figures["rtf"]
+                print(f"long {name:8s} {lang} {secs:.0f} s of audio: {figures}", flush=True)
     return out
 
 
@@ -334,8 +340,8 @@ def main() -> None:
     product, product_name, product_asr = make_product(args.threads)
     sphinx = None if args.no_pocketsphinx else make_sphinx()
     # warm-up (one file per language) so model loading is not timed
-    for lang in dict.fromkeys(lang for _, lang, _ in items):
-        first = next(p for p, lg, _ in items if lg == lang)
+    for lang, group in by_language(items).items():
+        first = group[0][0]
         bare(first, lang)
         product(first, lang)
     systems = {"bare": Tally(), "product": Tally(), "pocketsphinx": Tally()}

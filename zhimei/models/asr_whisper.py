@@ -41,7 +41,7 @@ import re
 import statistics
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, nullcontext, suppress
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -295,16 +295,13 @@ class FasterWhisperASR(ASR):
 
         try:
             for k, path in enumerate(paths):
-                try:
-                    self._hear(model, path, language, word_timestamps, put, (k, len(paths)))
-                except _Stopped:
-                    raise
-                except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, raised there
-                    put("error", exc)
-                    return
+                self._hear(model, path, language, word_timestamps, put, (k, len(paths)))
             put("end")
         except _Stopped:
             return
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, raised there in its turn
+            with suppress(_Stopped):
+                put("error", exc)
 
     def _hear(self, model: Any, path: str | Path, language: str | None, word_timestamps: bool,
               put: Callable[..., None], share: tuple[int, int]) -> None:
