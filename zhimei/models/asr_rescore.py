@@ -47,12 +47,12 @@ AFTER = 4
 
 def rescoring_lm_path(language: str, settings: Any) -> Path | None:
     """The packaged .gguf that rescores ``language`` (None: that language is not rescored)."""
-    from zhimei.models.llm_llama import gemma_gguf_path, gemma_parts_missing, smollm2_gguf_path
+    from zhimei.models.llm_llama import gemma_parts_missing, gemma_scoring_path, smollm2_gguf_path
 
     if language == "en":
         return smollm2_gguf_path()
     if language == "zh" and gemma_parts_missing() is None:
-        return gemma_gguf_path(settings)
+        return gemma_scoring_path(settings)
     return None
 
 

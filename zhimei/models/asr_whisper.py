@@ -14,8 +14,8 @@ What the product adds to the bare model call (beam 5, Silero VAD, the same decod
 - word timings and per-word confidence, aligned without moving the decoder (`_steady_whisper_class`: faster-whisper
   otherwise starts each next 30 s at the last aligned word, which cost 0.04 CER on long-form Mandarin); segments
   split at sentence ends and pauses;
-- the whole beam re-ranked by a packaged language model (SmolLM2 for English, gemma-3-270m for Chinese;
-  zhimei.models.asr_rescore), weight ``asr_lm_weight``;
+- the whole beam re-ranked by a packaged language model (SmolLM2 for English, gemma-3-270m for Chinese, read
+  over a trimmed vocabulary: zhimei.models.gguf_trim; zhimei.models.asr_rescore), weight ``asr_lm_weight``;
 - Chinese: Traditional→Simplified, full-width punctuation; spans whisper was unsure of that sound like a caller
   hotword (names from the archive) become it, and hotwords are protected (zhimei.models.zh_correct; its
   word-frequency swaps of any word, ``asr_correct_homophones``, are off by default: the speller's same-sound word

@@ -1,11 +1,12 @@
 """Reading token log-probabilities with llama.cpp: one context per model file, shared by every reader in the
 process. The ASR beam rescorer (`asr_rescore.LMScorer`) and the Chinese speller (`zh_speller.GemmaScorer`) both
-read gemma-3-270m; sharing keeps one copy (about 400 MB) in a worker that does both.
+read gemma-3-270m (its trimmed-vocabulary copy, `gguf_trim`); sharing keeps one copy in a worker that does both.
 
 The context is driven through llama.cpp's batch API rather than ``Llama.eval``, for two savings that matter on
 short clips: logits are computed only at the positions a reader asks for (gemma's output layer spans 262,144
 tokens and costs more per position than the rest of the model), and several continuations of one text are read in
-a single batch, each as its own sequence sharing the text's cached prefix (`Reader.branches`)."""
+a single batch, each as its own sequence sharing the text's cached prefix (`Reader.branches`). The third saving is
+the trimmed vocabulary itself: 55,147 output rows instead of 262,144 (`llm_llama.gemma_scoring_path`)."""
 
 from __future__ import annotations
 

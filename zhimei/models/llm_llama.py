@@ -33,7 +33,7 @@ from zhimei.models.interfaces import LLM, LLMUsage, TextStream
 from zhimei.models.registry import register
 
 __all__ = ["LlamaCppLLM", "Gemma3LLM", "SmolLM2LLM", "assemble_verified", "gemma_gguf_path", "gemma_parts_missing",
-           "smollm2_gguf_path", "render_transcript"]
+           "gemma_scoring_path", "smollm2_gguf_path", "render_transcript"]
 
 _GGUF_MAGIC = b"GGUF"
 
@@ -112,6 +112,17 @@ def gemma_gguf_path(settings: Any) -> Path:
     pkg = _gemma_package()
     target = model_cache_dir(settings) / "gemma-3-270m" / pkg.MODEL_NAME
     return assemble_verified(pkg.chunk_paths(), target, pkg.EXPECTED_SHA256)
+
+
+def gemma_scoring_path(settings: Any) -> Path:
+    """The gemma-3-270m .gguf that scores text (ASR beam rescoring, the speller): its trimmed-vocabulary copy
+    (`gguf_trim.trimmed_gguf`) unless ``lm_trimmed_vocabulary`` is off."""
+    path = gemma_gguf_path(settings)
+    if not getattr(settings, "lm_trimmed_vocabulary", True):
+        return path
+    from zhimei.models.gguf_trim import trimmed_gguf
+
+    return trimmed_gguf(path)
 
 
 def smollm2_gguf_path() -> Path | None:

