@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import tempfile
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
 from zhimei.models.types import Readiness
 
-__all__ = ["Backend", "NotReady", "ModelError", "CAPABILITIES", "model_cache_dir", "offline_env"]
+__all__ = ["Backend", "NotReady", "ModelError", "CAPABILITIES", "build_once", "model_cache_dir", "offline_env"]
 
 CAPABILITIES = ("asr", "ocr", "embedder", "faces", "image_safety", "entities", "keywords", "llm", "tts",
                 "translator")
@@ -23,6 +25,41 @@ class NotReady(RuntimeError):
 
 class ModelError(RuntimeError):
     """A backend failed on this input or the remote service answered with an error."""
+
+
+_build_lock = threading.RLock()
+
+
+def build_once(target: Path, marker_suffix: str, stamp: str, write: Callable[[Path], None]) -> Path:
+    """``target``, built by ``write(temp_path)`` unless it is already there with a marker (``target.name +
+    marker_suffix``) that records ``stamp`` and the size it was built at, so a changed input (a new stamp) or a
+    damaged file (another size) is rebuilt. The temp file sits beside ``target`` and is renamed over it atomically;
+    if ``write`` raises, nothing is left behind. For files assembled or derived once into the model cache."""
+    target = Path(target)
+    marker = target.with_name(target.name + marker_suffix)
+
+    def current() -> bool:
+        return (target.is_file() and marker.is_file()
+                and marker.read_text().split() == [*stamp.split(), str(target.stat().st_size)])
+
+    if current():
+        return target
+    with _build_lock:
+        if current():
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        os.close(fd)
+        try:
+            write(Path(tmp))
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        marker_tmp = marker.with_name(marker.name + ".tmp")
+        marker_tmp.write_text(f"{stamp} {target.stat().st_size}\n")
+        os.replace(marker_tmp, marker)
+    return target
 
 
 def offline_env() -> None:

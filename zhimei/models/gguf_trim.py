@@ -22,13 +22,12 @@ moved by a median 0.003 nats (95th percentile 0.22), while reading every positio
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
-import threading
 from pathlib import Path
 
 import numpy as np
+
+from zhimei.models.base import build_once
 
 __all__ = ["LATIN", "OTHER", "RECIPE", "kept_tokens", "trimmed_gguf"]
 
@@ -45,7 +44,6 @@ _NORMAL, _BYTE = 1, 6  # llama.cpp token types
 _CJK_TEXT = re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf\uf900-\ufaff\u3000-\u303f\uff00-\uffef\u2000-\u206f"
                        r"0-9\s\u2581!-/:-@\[-`{-~·]+")
 _ASCII = re.compile(r"[!-~]+")
-_lock = threading.Lock()
 
 
 def kept_tokens(tokens: list[str], scores: np.ndarray, types: np.ndarray, latin: int = LATIN,
@@ -70,31 +68,9 @@ def trimmed_gguf(source: Path) -> Path:
     when the source changes). Raises ValueError for a model without a SentencePiece vocabulary (a BPE merge table
     would name dropped tokens)."""
     source = Path(source)
-    target = source.with_name(f"{source.stem}.trimmed-v{RECIPE}.gguf")
-    marker = target.with_name(target.name + ".source")
     stat = source.stat()
-    stamp = f"{stat.st_size} {stat.st_mtime_ns}\n"
-
-    def current() -> bool:
-        return target.is_file() and marker.is_file() and marker.read_text() == stamp
-
-    if current():
-        return target
-    with _lock:
-        if current():
-            return target
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        os.close(fd)
-        try:
-            _write_trimmed(source, Path(tmp))
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        marker_tmp = marker.with_name(marker.name + ".tmp")
-        marker_tmp.write_text(stamp)
-        os.replace(marker_tmp, marker)
-    return target
+    target = source.with_name(f"{source.stem}.trimmed-v{RECIPE}.gguf")
+    return build_once(target, ".source", f"{stat.st_size} {stat.st_mtime_ns}", lambda tmp: _write_trimmed(source, tmp))
 
 
 def _write_trimmed(source: Path, out: Path) -> None:

@@ -20,7 +20,6 @@ import hashlib
 import importlib
 import importlib.util
 import os
-import tempfile
 import threading
 import time
 from abc import abstractmethod
@@ -28,7 +27,7 @@ from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from zhimei.models.base import ModelError, model_cache_dir
+from zhimei.models.base import ModelError, build_once, model_cache_dir
 from zhimei.models.interfaces import LLM, LLMUsage, TextStream
 from zhimei.models.registry import register
 
@@ -41,49 +40,29 @@ _GGUF_MAGIC = b"GGUF"
 # cores are shared with other work (measured here). Passive waiting costs nothing when they are idle. It must
 # be set before libgomp loads, hence at import (zhimei.models imports this module early); a user value wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-_assemble_lock = threading.Lock()
 
 
 # ---------------------------------------------------------------- weights
 def assemble_verified(parts: Sequence[Path], target: Path, sha256: str) -> Path:
     """Join ``parts`` into ``target`` once: streamed into a temp file, sha256 checked, atomically renamed; a
-    ``.verified`` marker (digest + size) lets later calls skip re-hashing. A damaged cache is rebuilt."""
-    target = Path(target)
-    marker = target.with_name(target.name + ".verified")
-    size = sum(Path(p).stat().st_size for p in parts)
+    ``.verified`` marker (digest + size) lets later calls skip re-hashing. A damaged cache is rebuilt
+    (`base.build_once`)."""
 
-    def complete() -> bool:
-        return (marker.is_file() and marker.read_text().split() == [sha256, str(size)]
-                and target.is_file() and target.stat().st_size == size)
-
-    if complete():
-        return target
-    with _assemble_lock:
-        if complete():
-            return target
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    def join(tmp: Path) -> None:
         digest = hashlib.sha256()
-        try:
-            with os.fdopen(fd, "wb") as out:
-                for part in parts:
-                    with open(part, "rb") as src:
-                        while chunk := src.read(4 << 20):
-                            digest.update(chunk)
-                            out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            if digest.hexdigest() != sha256:
-                raise ModelError(f"assembled {target.name} has sha256 {digest.hexdigest()}, expected {sha256} "
-                                 "(damaged package install? reinstall the part wheels)")
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        marker_tmp = marker.with_name(marker.name + ".tmp")
-        marker_tmp.write_text(f"{sha256} {size}\n")
-        os.replace(marker_tmp, marker)
-        return target
+        with open(tmp, "wb") as out:
+            for part in parts:
+                with open(part, "rb") as src:
+                    while chunk := src.read(4 << 20):
+                        digest.update(chunk)
+                        out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        if digest.hexdigest() != sha256:
+            raise ModelError(f"assembled {Path(target).name} has sha256 {digest.hexdigest()}, expected {sha256} "
+                             "(damaged package install? reinstall the part wheels)")
+
+    return build_once(target, ".verified", sha256, join)
 
 
 def _gemma_package() -> Any:
