@@ -47,6 +47,22 @@ def test_far_hypotheses_and_timestamp_twins_are_not_read():
     assert calls == []
 
 
+def test_a_hypothesis_that_stops_early_never_wins():
+    calls: list[list[str]] = []
+    sentence = "这是一个堪称基进的军令状"
+    lm = _table({sentence: -60.0, "": 0.0, "这是一个": -20.0, "a roman villa": -30.0, "a roman village": -35.0},
+                calls)
+    # seen on a clean Mandarin clip: the empty hypothesis had the best total (fewer tokens) and the LM reads
+    # nothing for it; the beam's own choice (lead 0, by length-normalised score) must stay
+    assert best_hypothesis([-7.8, -5.8], [sentence, ""], lm, weight=0.3) == 0
+    assert best_hypothesis([-7.8, -6.0], [sentence, "这是一个"], lm, weight=0.3) == 0
+    assert calls == []  # neither short text competed, so nothing was read
+    # a different last word is not a truncation, even when it has fewer letters
+    assert best_hypothesis([-5.0, -5.4], ["a roman village", "a roman villa"], lm, weight=1.0) == 1
+    # the lead is the beam's choice wherever it stands in the list
+    assert best_hypothesis([-5.8, -7.8], ["", sentence], lm, weight=0.3, lead=1) == 1
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("language,right,wrong", [
     ("en", "The prime minister defended the decision to raise fuel taxes.",
