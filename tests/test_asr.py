@@ -318,6 +318,22 @@ def test_homophone_correction_fixes_unsure_characters_only():
     assert c.correct("Hello 世界 2026", None) == "Hello 世界 2026"
 
 
+def test_same_sound_words_come_most_frequent_first():
+    from zhimei.models.zh_correct import get_corrector
+    from zhimei.models.zh_speller import ChineseSpeller
+
+    c = get_corrector()
+    words = c.same_sound_words("式验")
+    assert [w for w, _f in words][:2] == ["实验", "试验"] and words[0] == c.same_sound("式验")
+    assert [f for _w, f in words] == sorted((f for _w, f in words), reverse=True) and len(words) <= 3
+    assert all(w != "实验" for w, _f in c.same_sound_words("实验"))  # never the span itself
+    # the transcript speller re-reads several same-sound words of a span (the LM decides between 实验 and 试验)
+    one = ChineseSpeller(max_homophone_checks=12).homophone_candidates("这次式验很成功")
+    several = ChineseSpeller(max_homophone_checks=12, homophone_words=3).homophone_candidates("这次式验很成功")
+    assert {rep for _g, at, rep, _k in one if at == 2} == {"实验"}
+    assert {"实验", "试验"} <= {rep for _g, at, rep, _k in several if at == 2}
+
+
 def test_hotwords_are_preferred_and_protected():
     from zhimei.models.zh_correct import get_corrector
 

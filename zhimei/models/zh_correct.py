@@ -24,6 +24,8 @@ from functools import lru_cache
 __all__ = ["HomophoneCorrector", "get_corrector", "syllables"]
 
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
+SOUND_WORDS = 3
+"""Dictionary words kept per toneless pinyin key for `HomophoneCorrector.same_sound_words`."""
 _lock = threading.Lock()
 
 
@@ -62,6 +64,7 @@ class HomophoneCorrector:
         self.min_freq = min_freq
         self.max_confidence = max_confidence
         self.index: dict[tuple[str, ...], tuple[str, int]] = {}
+        self.sound_words: dict[tuple[str, ...], list[tuple[str, int]]] = {}
         for word, f in self.freq.items():
             if f >= min_freq and 2 <= len(word) <= 4 and _CJK_RUN.fullmatch(word):
                 self._index_word(word, f)
@@ -81,6 +84,20 @@ class HomophoneCorrector:
         cur = self.index.get(key)
         if cur is None or cur[1] < f:
             self.index[key] = (word, f)
+        group = self.sound_words.setdefault(key, [])
+        group.append((word, f))
+        group.sort(key=lambda h: -h[1])
+        del group[SOUND_WORDS:]
+
+    def same_sound_words(self, span: str, limit: int = SOUND_WORDS) -> list[tuple[str, int]]:
+        """Up to ``limit`` dictionary words (≥ ``min_freq``) other than ``span`` that have one of its toneless
+        pinyin readings, most frequent first, with their jieba frequencies (`same_sound` is the first)."""
+        found: dict[str, int] = {}
+        for key in self._keys(span):
+            for word, f in self.sound_words.get(key, ()):
+                if word != span:
+                    found[word] = f
+        return sorted(found.items(), key=lambda h: -h[1])[:limit]
 
     def _logp(self, token: str) -> float:
         f = self.freq.get(token, 0)

@@ -9,8 +9,8 @@
    challengers of the clause go on, with the best ``max_word_checks`` that make a jieba dictionary word with their
    neighbours where the written character makes none, and the best ``max_function_checks`` swaps among the
    function characters learners mix up (的/地/得, 在/再, 那/哪, 他/她/它, 做/作, 像/象, 以/已: `FUNCTION_PAIRS`).
-   With ``max_homophone_checks``, the best same-sound dictionary words for spans of 2-4 characters join them
-   (`homophone_candidates`: speech writes whole words by their sound).
+   With ``max_homophone_checks``, the best same-sound dictionary words (``homophone_words`` per span) for spans of
+   2-4 characters join them (`homophone_candidates`: speech writes whole words by their sound).
 3. The challengers are re-read with their right context (``window`` tokens past the change), all in one batch
    (`GemmaScorer.rescore_many`): one is accepted when it gains more than ``margin`` nats (``function_margin`` for
    function swaps, ``homophone_margin`` for words), best first, never two edits on neighbouring characters.
@@ -151,8 +151,10 @@ class ChineseSpeller:
                  shape_penalty: float = 3.0, near_penalty: float = 2.0, max_checks: int = 4, word_margin: float = 1.0,
                  max_word_checks: int = 2, function_left_margin: float = -4.0, function_margin: float = 2.0,
                  max_function_checks: int = 2, max_confidence: float = 1.0, max_homophone_checks: int = 0,
-                 homophone_margin: float = 5.0, homophone_ratio: float = 3.0, window: int | None = None) -> None:
+                 homophone_margin: float = 5.0, homophone_ratio: float = 3.0, homophone_words: int = 1,
+                 window: int | None = None) -> None:
         self._scorer = scorer
+        self.homophone_words = homophone_words
         self.window = window
         self.max_homophone_checks = max_homophone_checks
         self.homophone_margin = homophone_margin
@@ -205,11 +207,11 @@ class ChineseSpeller:
 
     def homophone_candidates(self, clause: str, open_at: Callable[[int], bool] | None = None
                              ) -> list[tuple[float, int, str, str]]:
-        """Same-sound *words* for spans of 2-4 Chinese characters (`zh_correct.HomophoneCorrector.same_sound`) at
-        least e^``homophone_ratio`` times as frequent in jieba's dictionary as the span itself, for spans with an
-        open character: (log-frequency gain, offset, replacement word, "homophone"), best first, at most
-        ``max_homophone_checks``. Speech errors often miswrite a whole word by its sound (贝高→被告, 良市→粮食),
-        which no one-character change can mend."""
+        """Same-sound *words* for spans of 2-4 Chinese characters (the ``homophone_words`` most frequent:
+        `zh_correct.HomophoneCorrector.same_sound_words`) at least e^``homophone_ratio`` times as frequent in
+        jieba's dictionary as the span itself, for spans with an open character: (log-frequency gain, offset,
+        replacement word, "homophone"), best first, at most ``max_homophone_checks``. Speech errors often
+        miswrite a whole word by its sound (贝高→被告, 良市→粮食), which no one-character change can mend."""
         if self.max_homophone_checks <= 0:
             return []
         from zhimei.models.zh_correct import get_corrector
@@ -222,12 +224,11 @@ class ChineseSpeller:
                     if open_at is not None and not any(open_at(k) for k in range(a, b)):
                         continue
                     span = clause[a:b]
-                    hit = corrector.same_sound(span)
-                    if hit is None:
-                        continue
-                    gain = math.log(hit[1]) - math.log(max(corrector.freq.get(span, 0), 1))
-                    if gain >= self.homophone_ratio:
-                        found.append((gain, a, hit[0], "homophone"))
+                    own = math.log(max(corrector.freq.get(span, 0), 1))
+                    for word, f in corrector.same_sound_words(span, self.homophone_words):
+                        gain = math.log(f) - own
+                        if gain >= self.homophone_ratio:
+                            found.append((gain, a, word, "homophone"))
         found.sort(key=lambda t: -t[0])
         return found[: self.max_homophone_checks]
 
