@@ -334,6 +334,17 @@ def test_same_sound_words_come_most_frequent_first():
     assert {"实验", "试验"} <= {rep for _g, at, rep, _k in several if at == 2}
 
 
+def test_nasal_twins_are_offered_apart_from_same_sound_words():
+    from zhimei.models.zh_correct import _nasal_forms, get_corrector
+
+    assert _nasal_forms("xin") == ("xin", "xing") and _nasal_forms("qing") == ("qing", "qin")
+    assert _nasal_forms("ben") == ("ben", "beng") and _nasal_forms("hai") == ("hai",)
+    c = get_corrector()
+    assert "滨海" in dict(c.nasal_words("冰海")) and "原名" in dict(c.nasal_words("员民"))  # bing/bin, min/ming
+    assert all(w not in dict(c.same_sound_words("员民")) for w in dict(c.nasal_words("员民")))
+    assert c.nasal_words("海边") == []  # no syllable of hai bian has a nasal twin
+
+
 def test_hotwords_are_preferred_and_protected():
     from zhimei.models.zh_correct import get_corrector
 

@@ -45,6 +45,15 @@ def _readings_table() -> dict[int, tuple[str, ...]]:
     return table
 
 
+def _nasal_forms(syllable: str) -> tuple[str, ...]:
+    """A toneless syllable and its front/back-nasal twin (xin ↔ xing, ben ↔ beng), if it has one."""
+    if syllable.endswith(("ing", "eng")):
+        return (syllable, syllable[:-1])
+    if syllable.endswith(("in", "en")):
+        return (syllable, syllable + "g")
+    return (syllable,)
+
+
 def syllables(char: str) -> tuple[str, ...]:
     """Toneless pinyin readings of one character (most common first); empty for non-Chinese."""
     return _readings_table().get(ord(char), ())
@@ -88,6 +97,20 @@ class HomophoneCorrector:
         group.append((word, f))
         group.sort(key=lambda h: -h[1])
         del group[SOUND_WORDS:]
+
+    def nasal_words(self, span: str, limit: int = SOUND_WORDS) -> list[tuple[str, int]]:
+        """Like `same_sound_words`, for words that differ from ``span`` only in front and back nasals of some
+        syllables (in/ing, en/eng: 滨海新区 heard as 冰海星区)."""
+        own = set(self._keys(span))
+        found: dict[str, int] = {}
+        for key in own:
+            for variant in itertools.islice(itertools.product(*(_nasal_forms(s) for s in key)), 16):
+                if variant in own:
+                    continue
+                for word, f in self.sound_words.get(variant, ()):
+                    if word != span:
+                        found[word] = f
+        return sorted(found.items(), key=lambda h: -h[1])[:limit]
 
     def same_sound_words(self, span: str, limit: int = SOUND_WORDS) -> list[tuple[str, int]]:
         """Up to ``limit`` dictionary words (≥ ``min_freq``) other than ``span`` that have one of its toneless

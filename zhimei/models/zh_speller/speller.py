@@ -10,7 +10,8 @@
    neighbours where the written character makes none, and the best ``max_function_checks`` swaps among the
    function characters learners mix up (的/地/得, 在/再, 那/哪, 他/她/它, 做/作, 像/象, 以/已: `FUNCTION_PAIRS`).
    With ``max_homophone_checks``, the best same-sound dictionary words (``homophone_words`` per span) for spans of
-   2-4 characters join them (`homophone_candidates`: speech writes whole words by their sound).
+   2-4 characters join them (`homophone_candidates`: speech writes whole words by their sound), and with
+   ``nasal_words`` words that differ only in front/back nasals (in/ing, en/eng; accepted above ``nasal_margin``).
 3. The challengers are re-read with their right context (``window`` tokens past the change), all in one batch
    (`GemmaScorer.rescore_many`): one is accepted when it gains more than ``margin`` nats (``function_margin`` for
    function swaps, ``homophone_margin`` for words), best first, never two edits on neighbouring characters.
@@ -51,7 +52,7 @@ class SpellEdit:
     original: str
     replacement: str
     gain: float
-    kind: str  # "sound" | "shape" | "near" | "function" | "homophone" (a whole word, same length)
+    kind: str  # "sound" | "shape" | "near" | "function" | "homophone" | "nasal" (whole words, same length)
 
 
 FUNCTION_PAIRS = {"的": "地得", "地": "的得", "得": "的地", "在": "再", "再": "在", "哪": "那", "那": "哪",
@@ -152,8 +153,10 @@ class ChineseSpeller:
                  max_word_checks: int = 2, function_left_margin: float = -4.0, function_margin: float = 2.0,
                  max_function_checks: int = 2, max_confidence: float = 1.0, max_homophone_checks: int = 0,
                  homophone_margin: float = 5.0, homophone_ratio: float = 3.0, homophone_words: int = 1,
-                 window: int | None = None) -> None:
+                 nasal_words: bool = False, nasal_margin: float = 7.0, window: int | None = None) -> None:
         self._scorer = scorer
+        self.nasal_words = nasal_words
+        self.nasal_margin = nasal_margin
         self.homophone_words = homophone_words
         self.window = window
         self.max_homophone_checks = max_homophone_checks
@@ -229,6 +232,11 @@ class ChineseSpeller:
                         gain = math.log(f) - own
                         if gain >= self.homophone_ratio:
                             found.append((gain, a, word, "homophone"))
+                    if self.nasal_words:
+                        for word, f in corrector.nasal_words(span, self.homophone_words):
+                            gain = math.log(f) - own
+                            if gain >= self.homophone_ratio:
+                                found.append((gain, a, word, "nasal"))
         found.sort(key=lambda t: -t[0])
         return found[: self.max_homophone_checks]
 
@@ -300,7 +308,7 @@ class ChineseSpeller:
     def decide(self, clause: str, checked: list[tuple[float, float, int, str, str]]) -> list[SpellEdit]:
         """Accepted edits of one clause from its checked challengers."""
         taken: list[SpellEdit] = []
-        margins = {"function": self.function_margin, "homophone": self.homophone_margin}
+        margins = {"function": self.function_margin, "homophone": self.homophone_margin, "nasal": self.nasal_margin}
         for _left, gain, at, rep, kind in sorted(checked, key=lambda t: -t[1]):
             end = at + len(rep)
             if gain <= margins.get(kind, self.margin) or any(at <= e.end and e.start <= end for e in taken):
