@@ -343,6 +343,13 @@ def test_nasal_twins_are_offered_apart_from_same_sound_words():
     assert "滨海" in dict(c.nasal_words("冰海")) and "原名" in dict(c.nasal_words("员民"))  # bing/bin, min/ming
     assert all(w not in dict(c.same_sound_words("员民")) for w in dict(c.nasal_words("员民")))
     assert c.nasal_words("海边") == []  # no syllable of hai bian has a nasal twin
+    from zhimei.models.zh_speller import ChineseSpeller
+
+    text = "这所学院员民叫师范学堂"
+    plain = ChineseSpeller(max_homophone_checks=12, homophone_words=3).homophone_candidates(text)
+    nasal = ChineseSpeller(max_homophone_checks=12, homophone_words=3, nasal_words=True).homophone_candidates(text)
+    assert all(kind == "homophone" for *_rest, kind in plain)
+    assert (4, "原名", "nasal") in [c[1:] for c in nasal]
 
 
 def test_hotwords_are_preferred_and_protected():

@@ -66,6 +66,18 @@ def test_a_word_miswritten_by_its_sound_is_replaced_whole(model_home):
     assert all(text[at:at + len(rep)] != rep and len(rep) >= 2 for at, rep, _kind in proposed)
 
 
+def test_the_transcript_speller_mends_a_front_back_nasal_slip(model_home):
+    """whisper-base hears 原名 (yuan ming) as 员民 (yuan min); the transcript speller re-reads nasal twins."""
+    from zhimei.models.asr_whisper import ASR_SPELLER
+
+    text = "山东女子学院员民中华女子学院山东分院"
+    unsure = [0.95] * len(text)
+    unsure[6] = unsure[7] = 0.5
+    edits = ChineseSpeller(**ASR_SPELLER).correct(text, unsure)
+    assert [(e.start, e.replacement, e.kind) for e in edits] == [(6, "原名", "nasal")]
+    assert ChineseSpeller(**{**ASR_SPELLER, "nasal_words": False}).correct(text, unsure) == []
+
+
 def test_the_speller_compares_its_own_window_past_a_change(model_home):
     """The transcript speller compares 2 tokens past a change (`ASR_SPELLER`), the proofreader the scorer's 4;
     one shared scorer serves both."""

@@ -100,7 +100,7 @@ class HomophoneCorrector:
 
     def nasal_words(self, span: str, limit: int = SOUND_WORDS) -> list[tuple[str, int]]:
         """Like `same_sound_words`, for words that differ from ``span`` only in front and back nasals of some
-        syllables (in/ing, en/eng: 滨海新区 heard as 冰海星区)."""
+        syllables (in/ing, en/eng: 冰海 for 滨海, 员民 for 原名)."""
         own = set(self._keys(span))
         found: dict[str, int] = {}
         for key in own:

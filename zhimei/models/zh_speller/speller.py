@@ -213,13 +213,17 @@ class ChineseSpeller:
         """Same-sound *words* for spans of 2-4 Chinese characters (the ``homophone_words`` most frequent:
         `zh_correct.HomophoneCorrector.same_sound_words`) at least e^``homophone_ratio`` times as frequent in
         jieba's dictionary as the span itself, for spans with an open character: (log-frequency gain, offset,
-        replacement word, "homophone"), best first, at most ``max_homophone_checks``. Speech errors often
-        miswrite a whole word by its sound (贝高→被告, 良市→粮食), which no one-character change can mend."""
+        replacement word, "homophone"), and with ``nasal_words`` the same for words differing only in front/back
+        nasals (kind "nasal"); best first, at most ``max_homophone_checks`` in all. Speech errors often miswrite a
+        whole word by its sound (贝高→被告, 良市→粮食), which no one-character change can mend."""
         if self.max_homophone_checks <= 0:
             return []
         from zhimei.models.zh_correct import get_corrector
 
         corrector = get_corrector()
+        lookups = [(corrector.same_sound_words, "homophone")]
+        if self.nasal_words:
+            lookups.append((corrector.nasal_words, "nasal"))
         found: list[tuple[float, int, str, str]] = []
         for run in re.finditer(r"[\u4e00-\u9fff]{2,}", clause):
             for a in range(run.start(), run.end() - 1):
@@ -228,15 +232,10 @@ class ChineseSpeller:
                         continue
                     span = clause[a:b]
                     own = math.log(max(corrector.freq.get(span, 0), 1))
-                    for word, f in corrector.same_sound_words(span, self.homophone_words):
-                        gain = math.log(f) - own
-                        if gain >= self.homophone_ratio:
-                            found.append((gain, a, word, "homophone"))
-                    if self.nasal_words:
-                        for word, f in corrector.nasal_words(span, self.homophone_words):
-                            gain = math.log(f) - own
-                            if gain >= self.homophone_ratio:
-                                found.append((gain, a, word, "nasal"))
+                    for lookup, kind in lookups:
+                        for word, f in lookup(span, self.homophone_words):
+                            if math.log(f) - own >= self.homophone_ratio:
+                                found.append((math.log(f) - own, a, word, kind))
         found.sort(key=lambda t: -t[0])
         return found[: self.max_homophone_checks]
 
