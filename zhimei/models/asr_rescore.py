@@ -117,9 +117,9 @@ def best_hypothesis(acoustic: Sequence[float], texts: Sequence[str], lm: Callabl
     scored by its words; with a single distinct text left the LM is not called."""
     if not len(acoustic):
         return 0
-    keys = [_words_only(t) for t in texts]
-    lead_tokens = _tokens(texts[lead])
-    eligible = [i for i in range(len(keys)) if i == lead or not _stops_early(_tokens(texts[i]), lead_tokens)
+    words = [_tokens(t) for t in texts]
+    keys = ["".join(w) for w in words]  # the words alone: case, spacing and punctuation aside
+    eligible = [i for i in range(len(keys)) if i == lead or not _stops_early(words[i], words[lead])
                 and len(keys[i]) >= MIN_LENGTH_RATIO * len(keys[lead])]
     top = max(acoustic[i] for i in eligible)
     first: dict[str, int] = {}
@@ -142,10 +142,6 @@ def _tokens(text: str) -> list[str]:
 
 def _stops_early(tokens: list[str], lead: list[str]) -> bool:
     return len(tokens) < len(lead) and tokens == lead[:len(tokens)]
-
-
-def _words_only(text: str) -> str:
-    return re.sub(r"[\W_]+", "", text).casefold()
 
 
 def _trim_padding(features: Any, pad_frames: int) -> Any:

@@ -18,7 +18,7 @@ import math
 import re
 import threading
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 __all__ = ["HomophoneCorrector", "get_corrector", "syllables"]
@@ -72,11 +72,15 @@ class HomophoneCorrector:
         self.margin = margin
         self.min_freq = min_freq
         self.max_confidence = max_confidence
-        self.index: dict[tuple[str, ...], tuple[str, int]] = {}
         self.sound_words: dict[tuple[str, ...], list[tuple[str, int]]] = {}
         for word, f in self.freq.items():
             if f >= min_freq and 2 <= len(word) <= 4 and _CJK_RUN.fullmatch(word):
                 self._index_word(word, f)
+        for group in self.sound_words.values():
+            group.sort(key=lambda h: -h[1])  # stable: among equal frequencies the dictionary's order
+            del group[SOUND_WORDS:]
+        self.index: dict[tuple[str, ...], tuple[str, int]] = {k: g[0] for k, g in self.sound_words.items()}
+        """Pinyin key → its most frequent word (hotwords join it for a call: `correct`)."""
 
     def _keys(self, word: str) -> list[tuple[str, ...]]:
         """Pinyin keys a recognised span may stand for (each character's common readings)."""
@@ -90,36 +94,22 @@ class HomophoneCorrector:
         key = tuple(syllables(c)[0] if syllables(c) else "" for c in word)
         if "" in key:
             return
-        cur = self.index.get(key)
-        if cur is None or cur[1] < f:
-            self.index[key] = (word, f)
-        group = self.sound_words.setdefault(key, [])
-        group.append((word, f))
-        group.sort(key=lambda h: -h[1])
-        del group[SOUND_WORDS:]
+        self.sound_words.setdefault(key, []).append((word, f))
+
+    def same_sound_words(self, span: str, limit: int = SOUND_WORDS) -> list[tuple[str, int]]:
+        """Up to ``limit`` dictionary words (≥ ``min_freq``) other than ``span`` that have one of its toneless
+        pinyin readings, most frequent first, with their jieba frequencies (`same_sound` is the first)."""
+        return self._words_under(self._keys(span), span, limit)
 
     def nasal_words(self, span: str, limit: int = SOUND_WORDS) -> list[tuple[str, int]]:
         """Like `same_sound_words`, for words that differ from ``span`` only in front and back nasals of some
         syllables (in/ing, en/eng: 冰海 for 滨海, 员民 for 原名)."""
         own = set(self._keys(span))
-        found: dict[str, int] = {}
-        for key in own:
-            for variant in itertools.islice(itertools.product(*(_nasal_forms(s) for s in key)), 16):
-                if variant in own:
-                    continue
-                for word, f in self.sound_words.get(variant, ()):
-                    if word != span:
-                        found[word] = f
-        return sorted(found.items(), key=lambda h: -h[1])[:limit]
+        twins = {v for key in own for v in itertools.islice(itertools.product(*map(_nasal_forms, key)), 16)}
+        return self._words_under(twins - own, span, limit)
 
-    def same_sound_words(self, span: str, limit: int = SOUND_WORDS) -> list[tuple[str, int]]:
-        """Up to ``limit`` dictionary words (≥ ``min_freq``) other than ``span`` that have one of its toneless
-        pinyin readings, most frequent first, with their jieba frequencies (`same_sound` is the first)."""
-        found: dict[str, int] = {}
-        for key in self._keys(span):
-            for word, f in self.sound_words.get(key, ()):
-                if word != span:
-                    found[word] = f
+    def _words_under(self, keys: Iterable[tuple[str, ...]], span: str, limit: int) -> list[tuple[str, int]]:
+        found = {word: f for key in keys for word, f in self.sound_words.get(key, ()) if word != span}
         return sorted(found.items(), key=lambda h: -h[1])[:limit]
 
     def _logp(self, token: str) -> float:
