@@ -202,3 +202,27 @@ def test_the_encoder_padding_is_per_thread_and_per_language(model_home, monkeypa
         monkeypatch.delenv("ZHIMEI_ASR_ENCODER_PADDING")
         get_settings.cache_clear()
         reset_backends()
+
+
+@pytest.mark.slow
+def test_whisper_reads_a_corrected_segment_over_its_own_audio(whisper):
+    """Each window faster-whisper aligns is kept for its thread; a segment's scorer reads texts in its place over the
+    window's audio (the speller's acoustic check, `asr_acoustic`)."""
+    from faster_whisper.audio import decode_audio
+
+    from zhimei.models.asr_whisper import decode_options
+
+    wrapper = whisper.model
+    with wrapper.padding(10):
+        segments = list(whisper.transcribe(decode_audio(str(ZH)), **decode_options("zh", 5, True))[0])
+    assert len(segments) == 1
+    seg = [t for t in segments[0].tokens if t < whisper.hf_tokenizer.token_to_id("<|endoftext|>")]
+    assert wrapper.heard_window().tokens == seg  # one segment: the window's text is the segment's
+    score = wrapper.heard(segments[0].tokens)
+    assert score is not None and wrapper.heard([seg[0]] * (len(seg) + 1)) is None  # text this window never held
+    said = segments[0].text.strip()  # 我想问我在冰台新区有房: whisper-base mishears 滨海
+    assert said.endswith("新区有房")
+    as_said, same_sound, other_word, other_text = score(
+        [said, said.replace("新区", "心区"), said.replace("新区", "新疆"), "我想问我在宾馆里吃饭"])
+    assert 0 > as_said > same_sound > other_word > other_text
+    assert as_said - same_sound < 3 < as_said - other_word  # a same-sound slip costs whisper little

@@ -91,3 +91,34 @@ def test_the_speller_compares_its_own_window_past_a_change(model_home):
     unsure = [0.9] * len(TEXT)
     unsure[2] = 0.2
     assert apply_edits(TEXT, short.correct(TEXT, unsure)) == "那时候我们还继续使用俄罗斯的货币。"
+
+
+def test_the_recogniser_hearing_keeps_or_vetoes_an_edit(model_home):
+    """With ``heard`` (whisper's log-probability of texts over the audio), the likeliest edit under the ceiling is
+    read in place: kept when whisper finds it about as likely as what it wrote, refused when whisper heard something
+    else. Edits the LM is surer of are taken on its word; with nothing open, nothing is read."""
+    from zhimei.models.asr_whisper import ASR_SPELLER
+
+    text, right = "法庭上贝高拒不认罪。", "法庭上被告拒不认罪。"
+    unsure = [0.95] * len(text)
+    unsure[3] = unsure[4] = 0.3
+    read: list[list[str]] = []
+
+    def heard(table: dict[str, float]):
+        def score(texts):
+            read.append(list(texts))
+            return [table.get(t, -99.0) for t in texts]
+        return score
+
+    speller = ChineseSpeller(**{**ASR_SPELLER, "acoustic_ceiling": 30.0})  # 被告 gains about 21 nats
+    edits = speller.correct(text, unsure, heard({text: -3.0, right: -4.0}))
+    assert [(e.start, e.replacement, e.kind) for e in edits] == [(3, "被告", "heard")]
+    assert read == [[text, right]]  # the text as written, then the one likeliest edit in place
+    vetoed = speller.correct(text, unsure, heard({text: -3.0, right: -40.0}))
+    assert "被告" not in [e.replacement for e in vetoed]
+    read.clear()
+    shipped = ChineseSpeller(**ASR_SPELLER)
+    assert [e.replacement for e in shipped.correct(text, unsure, heard({}))] == ["被告"]  # above the ceiling
+    assert len(read) == 1 and right not in read[0] and len(read[0]) == 2  # the best challenger under it was read
+    assert [e.replacement for e in speller.correct(text, unsure)] == ["被告"]  # unheard: the LM alone, as before
+    assert speller.correct(text, [0.95] * len(text), heard({})) == [] and len(read) == 1  # nothing open: not read

@@ -16,7 +16,9 @@ over its content plus ``asr_encoder_padding`` seconds instead of the padded 30 s
 `RescoringWhisper.encode`). Only the stretch where hypotheses differ is read (`LMScorer.compare`). A hypothesis
 that stops early against the beam's own choice never competes (`best_hypothesis`): both totals favour short
 texts, and over trimmed padding the beam of a clean 2 s Mandarin clip held an empty one that won (fixed: 80 LCSTS
-clips 0.1978 → 0.1908 CER, clean quarter 0.1429 → 0.1187, bare 0.1385).
+clips 0.1978 → 0.1908 CER, clean quarter 0.1429 → 0.1187, bare 0.1385). Each window's alignment is kept for its
+thread (`RescoringWhisper.heard`), so the Chinese speller can ask whisper how a corrected segment sounds against its
+audio (`asr_acoustic`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from zhimei.models.asr_acoustic import HeardWindow, Scorer
 from zhimei.models.llama_read import READ_TOKENS, reader
 from zhimei.models.textnorm import to_simplified
 
@@ -218,11 +221,30 @@ class RescoringWhisper:
             features = _trim_padding(features, pad_frames)
         return self._inner.encode(features, to_cpu=to_cpu)
 
+    def align(self, features: Any, start_sequence: Sequence[int], text_tokens: Sequence[Sequence[int]],
+              num_frames: Any, **kwargs: Any) -> list[Any]:
+        """CTranslate2's align; a call for one window is kept as this thread's `heard_window`."""
+        results = self._inner.align(features, start_sequence, text_tokens, num_frames, **kwargs)
+        if len(text_tokens) == 1:
+            frames = num_frames[0] if isinstance(num_frames, (list, tuple)) else num_frames
+            self._local.window = HeardWindow(self._inner, self._tok, features, start_sequence, text_tokens[0], frames)
+        return results
+
+    def heard_window(self) -> HeardWindow | None:
+        """The last window this thread aligned (faster-whisper aligns each window before yielding its segments)."""
+        return getattr(self._local, "window", None)
+
+    def heard(self, segment_tokens: Sequence[int]) -> Scorer | None:
+        """whisper's `asr_acoustic.Scorer` for a segment just yielded in this thread (its token ids), or None."""
+        window = self.heard_window()
+        return window.scorer(segment_tokens, self._eot) if window is not None else None
+
     def _language(self, prompt: Sequence[int]) -> str | None:
         return next((self._languages[t] for t in prompt if t in self._languages), None)
 
     def generate(self, features: Any, prompts: Sequence[Sequence[int]], **kwargs: Any) -> list[Any]:
         """CTranslate2's generate; for a single beam-search prompt, the LM-preferred hypothesis of the beam."""
+        self._local.window = None  # this window's alignment comes next
         beam = int(kwargs.get("beam_size", 1))
         if (beam < 2 or self.weight <= 0 or len(prompts) != 1 or "num_hypotheses" in kwargs
                 or kwargs.get("sampling_temperature")):

@@ -15,6 +15,10 @@
 3. The challengers are re-read with their right context (``window`` tokens past the change), all in one batch
    (`GemmaScorer.rescore_many`): one is accepted when it gains more than ``margin`` nats (``function_margin`` for
    function swaps, ``homophone_margin`` for words), best first, never two edits on neighbouring characters.
+4. For a transcript, ``heard`` (`correct`) is the recogniser's own reading of texts over the audio: the
+   ``acoustic_reads`` challengers of most gain between ``acoustic_floor`` and ``acoustic_ceiling`` nats are read
+   with their edit in place, ``acoustic_weight`` × the change in the recogniser's log-probability is added to their
+   gain, and they are accepted above ``acoustic_margin``.
 
 Confusion sets: data/confusion.json, built by scripts/build_proofread_data.py from pycorrector 1.1.4's
 dictionaries and pypinyin (rare characters such as 缐, 佔, 餵 propose the common ones they are slips for). The
@@ -52,8 +56,11 @@ class SpellEdit:
     original: str
     replacement: str
     gain: float
-    kind: str  # "sound" | "shape" | "near" | "function" | "homophone" | "nasal" (whole words, same length)
+    kind: str  # "sound" | "shape" | "near" | "function" | "homophone" | "nasal" (whole words, same length) | "heard"
 
+
+_Checked = tuple[int, str, list[tuple[float, float, int, str, str]]]
+"""(offset, clause, checked challengers: `ChineseSpeller.check`) of one clause of a text."""
 
 FUNCTION_PAIRS = {"的": "地得", "地": "的得", "得": "的地", "在": "再", "再": "在", "哪": "那", "那": "哪",
                   "他": "她它", "她": "他", "它": "他", "做": "作", "作": "做", "象": "像", "像": "象", "已": "以",
@@ -153,8 +160,15 @@ class ChineseSpeller:
                  max_word_checks: int = 2, function_left_margin: float = -4.0, function_margin: float = 2.0,
                  max_function_checks: int = 2, max_confidence: float = 1.0, max_homophone_checks: int = 0,
                  homophone_margin: float = 5.0, homophone_ratio: float = 3.0, homophone_words: int = 1,
-                 nasal_words: bool = False, nasal_margin: float = 7.0, window: int | None = None) -> None:
+                 nasal_words: bool = False, nasal_margin: float = 7.0, window: int | None = None,
+                 acoustic_weight: float = 0.0, acoustic_floor: float = 3.0, acoustic_margin: float = 3.0,
+                 acoustic_ceiling: float = 10.0, acoustic_reads: int = 1) -> None:
         self._scorer = scorer
+        self.acoustic_ceiling = acoustic_ceiling
+        self.acoustic_reads = acoustic_reads
+        self.acoustic_weight = acoustic_weight
+        self.acoustic_floor = acoustic_floor
+        self.acoustic_margin = acoustic_margin
         self.nasal_words = nasal_words
         self.nasal_margin = nasal_margin
         self.homophone_words = homophone_words
@@ -307,7 +321,8 @@ class ChineseSpeller:
     def decide(self, clause: str, checked: list[tuple[float, float, int, str, str]]) -> list[SpellEdit]:
         """Accepted edits of one clause from its checked challengers."""
         taken: list[SpellEdit] = []
-        margins = {"function": self.function_margin, "homophone": self.homophone_margin, "nasal": self.nasal_margin}
+        margins = {"function": self.function_margin, "homophone": self.homophone_margin, "nasal": self.nasal_margin,
+                   "heard": self.acoustic_margin}
         for _left, gain, at, rep, kind in sorted(checked, key=lambda t: -t[1]):
             end = at + len(rep)
             if gain <= margins.get(kind, self.margin) or any(at <= e.end and e.start <= end for e in taken):
@@ -315,17 +330,47 @@ class ChineseSpeller:
             taken.append(SpellEdit(at, end, clause[at:end], rep, gain, kind))
         return sorted(taken, key=lambda e: e.start)
 
-    def correct(self, text: str, confidence: Sequence[float] | None = None) -> list[SpellEdit]:
+    def correct(self, text: str, confidence: Sequence[float] | None = None,
+                heard: Callable[[Sequence[str]], list[float]] | None = None) -> list[SpellEdit]:
         """Spelling edits for ``text`` (offsets into ``text``); ``confidence``: one figure per character of
-        ``text`` (see `check`)."""
+        ``text`` (see `check`); ``heard``: texts → the recogniser's log-probability of each over the audio
+        (`asr_acoustic.Scorer`; step 4 of the module docstring)."""
         if confidence is not None and len(confidence) != len(text):
             raise ValueError(f"{len(confidence)} confidence figures for {len(text)} characters")
-        edits: list[SpellEdit] = []
+        clauses: list[_Checked] = []
         for offset, clause in split_clauses(text):
             conf = None if confidence is None else confidence[offset:offset + len(clause)]
-            for e in self.decide(clause, self.check(clause, conf)):
+            clauses.append((offset, clause, self.check(clause, conf)))
+        if heard is not None and self.acoustic_weight > 0:
+            clauses = self.hear(text, clauses, heard)
+        edits: list[SpellEdit] = []
+        for offset, clause, checked in clauses:
+            for e in self.decide(clause, checked):
                 edits.append(SpellEdit(e.start + offset, e.end + offset, e.original, e.replacement, e.gain, e.kind))
         return edits
+
+    def hear(self, text: str, clauses: list[_Checked], heard: Callable[[Sequence[str]], list[float]]
+             ) -> list[_Checked]:
+        """``clauses`` ((offset, clause, checked) of ``text``) with the ``acoustic_reads`` challengers of most gain
+        between ``acoustic_floor`` and ``acoustic_ceiling`` read by ``heard`` in place: such a challenger's gain gets
+        ``acoustic_weight`` × the change in log-probability, and its kind becomes "heard" (judged against
+        ``acoustic_margin``). The others are judged by the LM alone."""
+        open_ = [(entry[1], n, k) for n, (_o, _c, checked) in enumerate(clauses)
+                 for k, entry in enumerate(checked) if self.acoustic_floor < entry[1] <= self.acoustic_ceiling]
+        picks = [(n, k) for _gain, n, k in sorted(open_, key=lambda t: -t[0])[:self.acoustic_reads]]
+        if not picks:
+            return clauses
+        texts = [text]
+        for n, k in picks:
+            offset, _clause, checked = clauses[n]
+            at, rep = offset + checked[k][2], checked[k][3]
+            texts.append(text[:at] + rep + text[at + len(rep):])
+        scores = heard(texts)
+        out = [(o, c, list(checked)) for o, c, checked in clauses]
+        for (n, k), score in zip(picks, scores[1:], strict=True):
+            left, gain, at, rep, _kind = out[n][2][k]
+            out[n][2][k] = (left, gain + self.acoustic_weight * (score - scores[0]), at, rep, "heard")
+        return out
 
 
 def apply_edits(text: str, edits: Sequence[SpellEdit]) -> str:

@@ -1,0 +1,86 @@
+"""whisper's own reading of a corrected transcript: how likely the recogniser finds a text over the audio it heard.
+
+The Chinese speller judges a challenger by a language model alone, which cannot tell a word that fits the sentence
+from the word that was said. whisper can: for every window faster-whisper aligns the decoded text to its audio
+(``align``, teacher-forced over the encoder output), and the same call with a corrected text gives whisper's
+log-probability of that text. `RescoringWhisper.align` keeps each thread's last window (`HeardWindow`), and a
+segment's `HeardWindow.scorer` reads variants of that segment's text in its place, the window's other segments
+around it. On the speller's checked challengers, right edits lose a median 1.5 nats of whisper's log-probability
+and wrong ones 10-15 (80 synthetic LCSTS clips), so the speller adds a share of the change to the LM's gain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["HEARD_PADDING", "HeardWindow"]
+
+HEARD_PADDING = 100
+"""Encoder positions (20 ms each) read after the window's speech when scoring texts. Each read costs about 20 ms on
+2 cores against 30 ms over the whole trimmed window, and chose as well on the tuning sets (80 LCSTS clips: CER
+0.1795 against 0.1790)."""
+
+Scorer = Callable[[Sequence[str]], list[float]]
+"""Texts read in place of one segment → whisper's log-probability of each (the window's other text around it)."""
+
+
+class HeardWindow:
+    """One aligned whisper window: the encoder output (a CTranslate2 StorageView, batch of one), the start
+    sequence, the text token ids of its segments and its frame count, as faster-whisper handed them to ``align``."""
+
+    def __init__(self, model: Any, tokenizer: Any, features: Any, start: Sequence[int], tokens: Sequence[int],
+                 frames: int) -> None:
+        self._model = model
+        self._tok = tokenizer
+        self._features = features
+        self._short: Any = None
+        self.start = list(start)
+        self.tokens = list(tokens)
+        self.frames = int(frames)
+
+    @property
+    def features(self) -> Any:
+        """The encoder output over the speech and `HEARD_PADDING` positions after it (cut once, on first use)."""
+        if self._short is None:
+            import ctranslate2
+
+            x = np.asarray(self._features)
+            keep = (self.frames + 1) // 2 + HEARD_PADDING
+            self._short = self._features if x.ndim != 3 or keep >= x.shape[1] else \
+                ctranslate2.StorageView.from_array(np.ascontiguousarray(x[:, :keep]))
+        return self._short
+
+    def scorer(self, segment_tokens: Sequence[int], end_of_text: int) -> Scorer | None:
+        """A `Scorer` for the segment whose decoded token ids are ``segment_tokens`` (timestamp and special tokens,
+        ids from ``end_of_text`` up, are ignored); None when this window does not hold that segment."""
+        seg = [t for t in segment_tokens if t < end_of_text]
+        at = _find(self.tokens, seg) if seg else -1
+        if at < 0:
+            return None
+        before, after = self.tokens[:at], self.tokens[at + len(seg):]
+
+        def score(texts: Sequence[str]) -> list[float]:
+            out = []
+            for text in texts:
+                ids = before + self._tok.encode(text, add_special_tokens=False).ids + after
+                result = self._model.align(self.features, self.start, [ids], self.frames)[0]
+                out.append(_log_total(result.text_token_probs))
+            return out
+
+        return score
+
+
+def _log_total(probs: Sequence[float]) -> float:
+    return float(np.log(np.maximum(np.asarray(probs, dtype=np.float64), 1e-30)).sum())
+
+
+def _find(seq: Sequence[int], part: Sequence[int]) -> int:
+    """Offset of the last occurrence of ``part`` in ``seq`` (-1 when absent)."""
+    n = len(part)
+    for i in range(len(seq) - n, -1, -1):
+        if seq[i:i + n] == part:
+            return i
+    return -1
