@@ -136,7 +136,8 @@ class Settings(BaseSettings):
     )
     asr_spelling: bool = Field(
         True, description="Correct Chinese transcripts' wrong characters for the syllables heard (same-sounding "
-        "characters scored in context by gemma-3-270m, as the proofreader does)."
+        "characters scored in context by gemma-3-270m, as the proofreader does; each segment's likeliest edit is "
+        "also read by whisper against the segment's audio)."
     )
     asr_lm_weight: float = Field(
         0.3, ge=0, le=5, description="Weight of the packaged language model when rescoring the speech recogniser's "
