@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from zhimei.models.asr_acoustic import HEARD_PADDING
 from zhimei.models.asr_rescore import LMScorer, RescoringWhisper, best_hypothesis, rescoring_lm_path
 from zhimei.settings import get_settings
 
@@ -217,9 +218,14 @@ def test_whisper_reads_a_corrected_segment_over_its_own_audio(whisper):
         segments = list(whisper.transcribe(decode_audio(str(ZH)), **decode_options("zh", 5, True))[0])
     assert len(segments) == 1
     seg = [t for t in segments[0].tokens if t < whisper.hf_tokenizer.token_to_id("<|endoftext|>")]
-    assert wrapper.heard_window().tokens == seg  # one segment: the window's text is the segment's
+    window = wrapper.heard_window()
+    assert window.tokens == seg  # one segment: the window's text is the segment's
+    whole = np.asarray(window._features)
     score = wrapper.heard(segments[0].tokens)
     assert score is not None and wrapper.heard([seg[0]] * (len(seg) + 1)) is None  # text this window never held
+    short = np.asarray(window.features)  # the scorer keeps a copy of the speech's encoder output, not the window's
+    assert window._features is None and not np.shares_memory(short, whole)
+    assert short.shape[1] == (window.frames + 1) // 2 + HEARD_PADDING < whole.shape[1]
     said = segments[0].text.strip()  # 我想问我在冰台新区有房: whisper-base mishears 滨海
     assert said.endswith("新区有房")
     as_said, same_sound, other_word, other_text = score(

@@ -110,10 +110,16 @@ def test_the_recogniser_hearing_keeps_or_vetoes_an_edit(model_home):
             return [table.get(t, -99.0) for t in texts]
         return score
 
-    speller = ChineseSpeller(**{**ASR_SPELLER, "acoustic_ceiling": 30.0})  # 被告 gains about 21 nats
+    speller = ChineseSpeller(**{**ASR_SPELLER, "acoustic_ceiling": 30.0, "acoustic_reads": 1})  # 被告: ~21 nats
     edits = speller.correct(text, unsure, heard({text: -3.0, right: -4.0}))
     assert [(e.start, e.replacement, e.kind) for e in edits] == [(3, "被告", "heard")]
     assert read == [[text, right]]  # the text as written, then the one likeliest edit in place
+    read.clear()
+    several = ChineseSpeller(**{**ASR_SPELLER, "acoustic_ceiling": 30.0})  # the shipped 4 reads
+    edits = several.correct(text, unsure, heard({text: -3.0, right: -4.0}))  # the others: whisper never heard them
+    assert [(e.start, e.replacement, e.kind) for e in edits] == [(3, "被告", "heard")]
+    assert len(read) == 1 and read[0][:2] == [text, right] and 2 < len(read[0]) <= 1 + ASR_SPELLER["acoustic_reads"]
+    read.clear()
     vetoed = speller.correct(text, unsure, heard({text: -3.0, right: -40.0}))
     assert "被告" not in [e.replacement for e in vetoed]
     read.clear()

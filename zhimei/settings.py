@@ -136,7 +136,7 @@ class Settings(BaseSettings):
     )
     asr_spelling: bool = Field(
         True, description="Correct Chinese transcripts' wrong characters for the syllables heard (same-sounding "
-        "characters scored in context by gemma-3-270m, as the proofreader does; each segment's likeliest edit is "
+        "characters scored in context by gemma-3-270m, as the proofreader does; each segment's 4 likeliest edits are "
         "also read by whisper against the segment's audio)."
     )
     asr_lm_weight: float = Field(

@@ -108,7 +108,7 @@ ASR_SPELLER: dict[str, Any] = {"shape_penalty": 99.0, "margin": 5.0, "max_checks
                                "max_homophone_checks": 12, "homophone_words": 3, "homophone_margin": 5.0,
                                "nasal_words": True, "nasal_margin": 6.0, "window": 2, "acoustic_weight": 0.5,
                                "acoustic_floor": 3.0, "acoustic_margin": 3.0, "acoustic_ceiling": 10.0,
-                               "acoustic_reads": 1}
+                               "acoustic_reads": 4}
 """`zh_speller.ChineseSpeller` settings for transcripts (the proofreader's suit written text): speech errors are
 never shape-alike, a transcript has more of them per clause than edited text, and only characters whisper gave
 a probability of at most 0.8 are challenged (about a third of them; the rest cost time and gained nothing).
@@ -126,11 +126,14 @@ the same candidates; 5 nats: 0.1887 / 0.2426, 7: 0.1881 / 0.2444). A word-freque
 made it worse.
 Re-reads compare 2 tokens past a change, not the proofreader's 4: as accurate (0.1838 / 0.2559) for 15 % less LM
 time (1 token: 0.1849 / 0.2594; none: 0.1908 / 0.2658).
-whisper itself then reads the segment's likeliest edit between 3 and 10 nats in place over the audio
-(`asr_acoustic`, ``heard``): half the change in its log-probability is added to the LM's gain, accepted above 3
-nats. Right edits cost whisper a median 1.5 nats, wrong ones 10-15. One read per segment: 0.1849 → 0.1822 and
-0.2490 → 0.2472 on fresh builds of both sets, +0.008 RTF per file (every edit above 3 nats read: 0.1790 / 0.2449,
-but +0.03 RTF; two reads: no better)."""
+whisper itself then reads the segment's 4 likeliest edits between 3 and 10 nats in place over the audio
+(`asr_acoustic`, ``heard``): half the change in its log-probability is added to each one's LM gain, accepted above
+3 nats. Right edits cost whisper a median 1.5 nats, wrong ones 10-15. One read per segment: 0.1849 → 0.1822 and
+0.2490 → 0.2472 on fresh builds of both sets, +0.008 RTF per file (every edit above 3 nats read: 0.1790 / 0.2449;
+two reads: no better). Four reads, on later builds: 0.1677 → 0.1623 and 0.2391 → 0.2362 (bare 0.1946 / 0.2797),
++0.008 RTF per file in paired timing (every edit: 0.1623 / 0.2368; a ceiling of 20 nats, a floor of 1.5 or a
+margin of 2: no better; words whose syllables differ in z/zh, c/ch, s/sh or n/l initials, read the same way:
+0.1617, not kept for so little)."""
 _asr_speller: Any = None
 _asr_speller_lock = threading.Lock()
 
@@ -342,7 +345,8 @@ class FasterWhisperASR(ASR):
                         with self._encoder_padding(model, language):
                             seg_iter, _info = model.transcribe(audio, **opts)
                             for s in seg_iter:
-                                put("segment", s, offset, language, _heard(model, s, language))
+                                put("segment", s, offset, language,
+                                    _heard(model, s, language) if self.settings.asr_spelling else None)
                                 put("progress", fraction(offset + s.end))
                     except (RuntimeError, ValueError) as exc:
                         raise ModelError(f"speech recognition failed: {exc}") from exc
