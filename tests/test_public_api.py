@@ -4,8 +4,9 @@ import importlib
 
 import pytest
 
-PACKAGES = ["zhimei.store", "zhimei.jobs", "zhimei.library", "zhimei.settings", "zhimei.store.tokens",
-            "zhimei.library.catalog", "zhimei.library.assets", "zhimei.studio", "zhimei.studio.media",
+PACKAGES = ["zhimei.store", "zhimei.store.files", "zhimei.jobs", "zhimei.library", "zhimei.settings",
+            "zhimei.store.tokens", "zhimei.library.catalog", "zhimei.library.assets", "zhimei.studio",
+            "zhimei.studio.media",
             "zhimei.review.proofread", "zhimei.models.zh_speller", "zhimei.review.queue", "zhimei.review.labels",
             "zhimei.review.evidence",
             "zhimei.distribute.publish", "zhimei.distribute.engagement", "zhimei.distribute.recommend",

@@ -357,3 +357,27 @@ def test_ingest_with_blobs_on_s3(zhome, monkeypatch, s3_server):
     keys = {o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"]}
     for r in detail["renditions"]:
         assert f"blobs/{r['sha256']}" in keys
+
+
+def test_atomic_writes_replace_whole_files_and_leave_nothing_behind(tmp_path):
+    """`store.files`: the new content or the old, never a temp file, also when the writer fails."""
+    from zhimei.store.files import replace_atomic, write_atomic
+
+    path = tmp_path / "lists" / "words.tsv"
+    write_atomic(path, "甲\t1\n")  # the folder is made
+    assert path.read_text(encoding="utf-8") == "甲\t1\n"
+    assert path.stat().st_mode & 0o777 == 0o600  # a new file is its owner's
+    path.chmod(0o644)
+    write_atomic(path, b"\x00\x01", durable=False)
+    assert path.read_bytes() == b"\x00\x01" and path.stat().st_mode & 0o777 == 0o644  # a replaced one keeps its mode
+
+    def half_then_fail(tmp: Path) -> None:
+        tmp.write_text("half", encoding="utf-8")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        replace_atomic(path, half_then_fail)
+    assert path.read_bytes() == b"\x00\x01" and sorted(p.name for p in path.parent.iterdir()) == ["words.tsv"]
+    with pytest.raises(TypeError):
+        write_atomic(path, 12)  # type: ignore[arg-type]
+    assert path.read_bytes() == b"\x00\x01" and len(list(path.parent.iterdir())) == 1

@@ -49,7 +49,7 @@ def test_cache_roundtrip_and_key(zhome):
     store(k1, {"v": ["标题"]})
     assert cached(k1) == {"v": ["标题"]}
     path = zhome / "studio-cache" / k1[:2] / f"{k1}.json"
-    assert path.is_file() and not list(path.parent.glob(".tmp-*"))
+    assert path.is_file() and [p.name for p in path.parent.iterdir()] == [path.name]  # no temp file left
     with pytest.raises(ValueError):
         cached("../etc/passwd")
 

@@ -48,10 +48,15 @@ def record_speed(capability: str, name: str, speed: str, settings: Any = None, *
     data = load_speeds(settings)
     data[f"{capability}/{name}"] = {"speed": speed, "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
                                     **extra}
+    text = json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True, default=str)  # fails before any write
     fd, tmp = tempfile.mkstemp(prefix=".speeds.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, ensure_ascii=False, indent=1, sort_keys=True)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _render_text_image(path: Path) -> None:

@@ -4,9 +4,7 @@ command line."""
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from zhimei.cli_common import fail as _fail
+from zhimei.store.files import write_atomic
 
 __all__ = ["register", "proofread_app", "terms_app"]
 
@@ -61,18 +60,6 @@ def _line_col(text: str, pos: int) -> str:
     return f"{line}:{col}"
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 @proofread_app.command("check")
 def check_cmd(
     source: str = typer.Argument(..., metavar="FILE_OR_TEXT", help="a UTF-8 text file, '-' for stdin, or the text"),
@@ -100,7 +87,7 @@ def check_cmd(
     except ProofreadError as exc:
         _fail(str(exc))
     if apply_to is not None:
-        _write_atomic(apply_to, apply_suggestions(text, found))
+        write_atomic(apply_to, apply_suggestions(text, found))
     if as_json:
         print(json.dumps({"chars": len(text), "suggestions": [s.to_dict() for s in found]}, ensure_ascii=False))
         return

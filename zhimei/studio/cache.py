@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from zhimei.settings import get_settings
+from zhimei.store.files import write_atomic
 
 __all__ = ["cache_key", "cached", "store", "cache_dir"]
 
@@ -52,17 +51,4 @@ def cached(key: str) -> dict | None:
 
 def store(key: str, value: dict) -> None:
     """Write ``value`` (JSON-serialisable dict) for ``key`` atomically."""
-    path = _path(key)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = json.dumps(value, ensure_ascii=False, default=str)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomic(_path(key), json.dumps(value, ensure_ascii=False, default=str), durable=False)  # a cache

@@ -12,15 +12,14 @@ Stored as JSON in ``$ZHIMEI_HOME/proofread/terms.json``: ``{"version": 1, "terms
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from zhimei.review.proofread.types import ProofreadError, Suggestion, make_suggestion
+from zhimei.store.files import write_atomic
 
 __all__ = ["Term", "TermDict", "add_term", "default_terms_path", "load_terms", "make_term", "remove_term",
            "term_suggestions"]
@@ -91,18 +90,8 @@ def load_terms(path: Path | None = None) -> list[Term]:
 
 
 def _save(terms: list[Term], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     doc = {"version": 1, "terms": [t.to_dict() for t in sorted(terms, key=lambda t: t.term)]}
-    fd, tmp = tempfile.mkstemp(prefix=".terms.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(doc, fh, ensure_ascii=False, indent=1)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, json.dumps(doc, ensure_ascii=False, indent=1))
 
 
 def add_term(term: str, variants: Any = (), note: str = "", path: Path | None = None) -> Term:

@@ -32,6 +32,7 @@ from zhimei.review.moderation.policy import CATEGORY_LABELS, PolicyError, _parse
 from zhimei.review.queue.audit import append_audit
 from zhimei.review.queue.cases import ReviewError
 from zhimei.store.db import session_scope
+from zhimei.store.files import write_atomic
 
 __all__ = ["DEFAULT_LIST", "list_wordlists", "add_word", "remove_word", "delete_wordlist", "policies_view",
            "strict_mode", "set_strict", "set_threshold", "admin_policy_file"]
@@ -44,17 +45,8 @@ _HEADER = ("# zhimei admin word list (edited in the web app / CLI; every change 
 
 
 def _atomic_write(path: Path, data: str) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Replace ``path`` with ``data`` atomically; the new content's sha256 (what the audit log records)."""
+    write_atomic(path, data)
     return hashlib.sha256(data.encode("utf-8")).hexdigest()
 
 
