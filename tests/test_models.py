@@ -125,6 +125,24 @@ def test_whisper_model_damaged_cache_is_rebuilt(tmp_path):
     assert not [p for p in rebuilt.iterdir() if p.name.startswith(".model.bin.")]  # no temp left behind
 
 
+@pytest.mark.slow
+def test_whisper_model_failed_assembly_leaves_nothing_half_written(tmp_path, monkeypatch):
+    """A side file that fails to copy half-way (a full disk) leaves no temp file and no verified marker."""
+    import shutil
+
+    from zhimei.models.whisper_files import whisper_model_dir
+
+    def half_copy(src, dst, *a, **k):
+        Path(dst).write_bytes(Path(src).read_bytes()[:10])
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(shutil, "copyfile", half_copy)
+    with pytest.raises(OSError, match="No space"):
+        whisper_model_dir(tmp_path)
+    folder = tmp_path / "faster-whisper-base"
+    assert [p.name for p in folder.iterdir()] == []  # neither model.bin's temp nor the side file's
+
+
 # ---------------------------------------------------------------- embeddings
 def test_embedder_normalised_and_cross_lingual(model_home):
     emb = get_backend("embedder")

@@ -70,6 +70,7 @@ def whisper_model_dir(cache_root: Path) -> Path:
         parts, side = packaged_parts()
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".model.bin.", dir=folder)
+        tmp2 = ""
         digest = hashlib.sha256()
         try:
             with os.fdopen(fd, "wb") as out:
@@ -92,6 +93,8 @@ def whisper_model_dir(cache_root: Path) -> Path:
             os.replace(tmp, folder / "model.bin")
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
+            if tmp2:  # a side file's copy that failed half-way
+                Path(tmp2).unlink(missing_ok=True)
             raise
         marker_tmp = folder / ".verified.tmp"
         marker_tmp.write_text(MODEL_BIN_SHA256)
