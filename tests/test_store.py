@@ -381,3 +381,26 @@ def test_atomic_writes_replace_whole_files_and_leave_nothing_behind(tmp_path):
     with pytest.raises(TypeError):
         write_atomic(path, 12)  # type: ignore[arg-type]
     assert path.read_bytes() == b"\x00\x01" and len(list(path.parent.iterdir())) == 1
+
+
+def test_numpy_files_are_written_whole_under_their_own_name(tmp_path):
+    """`store.files.write_npz` / `write_npy`: NumPy adds no suffix of its own, and a failed save keeps the old file."""
+    import numpy as np
+
+    from zhimei.store.files import write_npy, write_npz
+
+    model = tmp_path / "classifier-2.npz"
+    write_npz(model, {"weights": np.arange(3, dtype=np.float32), "vocab": np.asarray("甲\x00乙")})
+    with np.load(model) as z:
+        assert z["weights"].tolist() == [0, 1, 2] and str(z["vocab"]) == "甲\x00乙"
+    class Broken:
+        def __array__(self, *args, **kwargs):
+            raise ValueError("cannot be an array")
+
+    with pytest.raises(ValueError, match="cannot be an array"):
+        write_npz(model, {"weights": np.zeros(2), "bad": Broken()}, compressed=False)
+    with np.load(model) as z:
+        assert z["weights"].tolist() == [0, 1, 2]
+    write_npy(tmp_path / "e5-abc.npy", np.ones((2, 4), np.float32))
+    assert np.load(tmp_path / "e5-abc.npy").shape == (2, 4)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["classifier-2.npz", "e5-abc.npy"]

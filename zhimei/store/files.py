@@ -9,8 +9,9 @@ import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-__all__ = ["replace_atomic", "write_atomic"]
+__all__ = ["replace_atomic", "write_atomic", "write_npy", "write_npz"]
 
 
 def replace_atomic(path: Path, write: Callable[[Path], None]) -> None:
@@ -47,5 +48,30 @@ def write_atomic(path: Path, data: str | bytes, *, durable: bool = True) -> None
             if durable:
                 fh.flush()
                 os.fsync(fh.fileno())
+
+    replace_atomic(path, write)
+
+
+def write_npz(path: Path, arrays: dict[str, Any], *, compressed: bool = True) -> None:
+    """Replace ``path`` with a NumPy ``.npz`` of ``arrays`` in one step (`replace_atomic`): a model file that a
+    running service may load is never seen half-written, and a failed save keeps the old one."""
+    import numpy as np
+
+    save = np.savez_compressed if compressed else np.savez
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:  # a file object: given a name, NumPy would add its own suffix
+            save(fh, **arrays)
+
+    replace_atomic(path, write)
+
+
+def write_npy(path: Path, array: Any) -> None:
+    """Replace ``path`` with a NumPy ``.npy`` of ``array`` in one step (`replace_atomic`)."""
+    import numpy as np
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            np.save(fh, array)
 
     replace_atomic(path, write)

@@ -32,6 +32,7 @@ from zhimei.review.moderation.semantic import (
     words,
 )
 from zhimei.review.moderation.semantic import C as SEMANTIC_C
+from zhimei.store.files import write_atomic, write_npz
 
 __all__ = ["TrainError", "read_cold", "read_jigsaw", "read_topics", "train_classifier", "CANDIDATES", "cv_predict",
            "group_predict", "default_data", "MODEL_VERSION", "metrics", "word_table"]
@@ -240,11 +241,10 @@ def train_classifier(cold: str | Path | None = None, english: str | Path | None 
     path = out / f"classifier-{version}.npz"
     if any("\x00" in v for v in vocab):
         raise TrainError("training text contains NUL characters")
-    np.savez_compressed(path, vocab=np.asarray("\x00".join(vocab)), idf=f.vectorizer.idf_.astype(np.float32),
-                        weights=f.weights,
-                        bias=f.bias, ngram=np.asarray(ngram), threshold=np.asarray(0.5),
-                        **({"sem_share": np.asarray(SEMANTIC_WEIGHT, np.float32), **f.semantic.arrays()}
-                           if f.semantic else {}))
+    write_npz(path, {"vocab": np.asarray("\x00".join(vocab)), "idf": f.vectorizer.idf_.astype(np.float32),
+                     "weights": f.weights, "bias": f.bias, "ngram": np.asarray(ngram), "threshold": np.asarray(0.5),
+                     **({"sem_share": np.asarray(SEMANTIC_WEIGHT, np.float32), **f.semantic.arrays()}
+                        if f.semantic else {})})
     import sklearn
 
     meta = {
@@ -262,7 +262,7 @@ def train_classifier(cold: str | Path | None = None, english: str | Path | None 
         "cv": {"folds": FOLDS, "seed": SEED, "stratified_on": "source x label", "candidates": results},
         "trainer": {"scikit-learn": sklearn.__version__}, "train_seconds": round(time.time() - t0, 1),
     }
-    path.with_suffix(".json").write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    write_atomic(path.with_suffix(".json"), json.dumps(meta, ensure_ascii=False, indent=2) + "\n")
     # the run-time (numpy) scorer must agree with the trainer
     clf = Classifier.load(path)
     sample = texts[:: max(1, len(texts) // 200)]
