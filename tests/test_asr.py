@@ -334,6 +334,27 @@ def test_same_sound_words_come_most_frequent_first():
     assert {"实验", "试验"} <= {rep for _g, at, rep, _k in several if at == 2}
 
 
+def test_modern_words_jieba_lacks_are_offered_and_counted():
+    import jieba
+
+    from zhimei.models.zh_correct import MODERN_SCALE, get_corrector, modern_word_counts
+
+    c = get_corrector()
+    # wordfreq's list fills jieba's gaps without changing jieba's own table (segmentation stays jieba's)
+    assert "吐槽" in c.freq and "吐槽" not in jieba.dt.FREQ
+    assert "吐槽" in dict(c.same_sound_words("土槽"))  # a span that sounds like it is offered the modern word
+    assert c.freq["滨海"] == jieba.dt.FREQ["滨海"]  # jieba's counts win where both have a word
+    counts = modern_word_counts({"吐槽": 1}, jieba.dt.total)
+    assert "吐槽" not in counts and "闺蜜" in counts  # only words the given table lacks
+    assert all(2 <= len(w) <= 4 for w in counts) and all(v > 0 for v in counts.values())
+    scaled = modern_word_counts({}, jieba.dt.total, scale=MODERN_SCALE * 2)
+    assert abs(scaled["闺蜜"] - 2 * counts["闺蜜"]) <= 1
+    from zhimei.models.zh_speller import ChineseSpeller
+
+    offered = ChineseSpeller(max_homophone_checks=12, homophone_words=3).homophone_candidates("更多怪咖土槽")
+    assert (4, "吐槽", "homophone") in [h[1:] for h in offered]
+
+
 def test_nasal_twins_are_offered_apart_from_same_sound_words():
     from zhimei.models.zh_correct import _nasal_forms, get_corrector
 

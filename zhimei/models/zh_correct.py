@@ -9,6 +9,13 @@ Names and terms passed as hotwords join the dictionary with a high weight and ar
 Only spans whose characters whisper gave a probability of at most 0.4 are considered: with 0.6 the pass
 made CER worse on a held-out synthetic Mandarin set (0.2159 → 0.2166); at 0.4 it is a small gain
 (→ 0.2146). A unigram model has no context, so the pass is kept deliberately timid.
+
+jieba's dictionary predates much of today's vocabulary (吐槽, 闺蜜, 网贷, 酒驾 are not in it), so the words of
+2-4 Chinese characters that wordfreq's Chinese list has and jieba lacks join the model (`modern_word_counts`),
+counted at ``MODERN_SCALE`` × their share of jieba's total. For the transcript speller this both offers such
+words for spans that sound like them and gives common spans their real frequency, so fewer rare-looking spans crowd
+out the likely challengers: CER on fresh synthetic Mandarin builds 0.1644 → 0.1633 (LCSTS, 80 clips) and
+0.2334 → 0.2305 (CMRC, 71 clips); scale 1: 0.1639 / 0.2322, scale 10: 0.1628 / 0.2316.
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ import math
 import re
 import threading
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections import ChainMap
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 
 __all__ = ["HomophoneCorrector", "get_corrector", "syllables"]
@@ -27,6 +35,22 @@ _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
 SOUND_WORDS = 3
 """Dictionary words kept per toneless pinyin key for `HomophoneCorrector.same_sound_words`."""
 _lock = threading.Lock()
+MODERN_SCALE = 3.0
+"""wordfreq's Chinese words are counted at this many times their share of jieba's total (see the module docstring)."""
+
+
+def modern_word_counts(known: Mapping[str, int], total: int, scale: float = MODERN_SCALE) -> dict[str, int]:
+    """Words of 2-4 Chinese characters in wordfreq's large Chinese list (Wikipedia, subtitles, news, social media;
+    data CC BY-SA 4.0) that ``known`` lacks, as counts on ``total`` × ``scale``; those rounding to 0 are dropped."""
+    from wordfreq import get_frequency_dict
+
+    out: dict[str, int] = {}
+    for word, share in get_frequency_dict("zh", wordlist="large").items():
+        if 2 <= len(word) <= 4 and word not in known and _CJK_RUN.fullmatch(word):
+            count = int(share * total * scale)
+            if count > 0:
+                out[word] = count
+    return out
 
 
 @lru_cache(maxsize=1)
@@ -60,24 +84,27 @@ def syllables(char: str) -> tuple[str, ...]:
 
 
 class HomophoneCorrector:
-    """Word-frequency model over jieba's dictionary with a toneless-pinyin index of 2–4-character words."""
+    """Word-frequency model over jieba's dictionary (with ``modern_words``, wordfreq's words it lacks:
+    `modern_word_counts`) with a toneless-pinyin index of 2–4-character words."""
 
-    def __init__(self, margin: float = 8.0, min_freq: int = 100, max_confidence: float = 0.4) -> None:
+    def __init__(self, margin: float = 8.0, min_freq: int = 100, max_confidence: float = 0.4,
+                 modern_words: bool = True) -> None:
         import jieba
 
         jieba.setLogLevel(60)
         jieba.initialize()
-        self.freq: dict[str, int] = jieba.dt.FREQ
+        modern = modern_word_counts(jieba.dt.FREQ, jieba.dt.total) if modern_words else {}
+        self.freq: Mapping[str, int] = ChainMap(jieba.dt.FREQ, modern)  # jieba's own table is never changed
         self.log_total = math.log(jieba.dt.total)
         self.margin = margin
         self.min_freq = min_freq
         self.max_confidence = max_confidence
         self.sound_words: dict[tuple[str, ...], list[tuple[str, int]]] = {}
-        for word, f in self.freq.items():
+        for word, f in itertools.chain(jieba.dt.FREQ.items(), modern.items()):
             if f >= min_freq and 2 <= len(word) <= 4 and _CJK_RUN.fullmatch(word):
                 self._index_word(word, f)
         for group in self.sound_words.values():
-            group.sort(key=lambda h: -h[1])  # stable: among equal frequencies the dictionary's order
+            group.sort(key=lambda h: -h[1])  # stable: among equal frequencies jieba's order, then wordfreq's
             del group[SOUND_WORDS:]
         self.index: dict[tuple[str, ...], tuple[str, int]] = {k: g[0] for k, g in self.sound_words.items()}
         """Pinyin key → its most frequent word (hotwords join it for a call: `correct`)."""
