@@ -53,6 +53,23 @@ def test_registry_refuses_duplicates():
         register(AnotherWhisper)
 
 
+def test_openmp_threads_spin_briefly_unless_the_user_says_otherwise():
+    """Importing the models sets libgomp's wait before any OpenMP runtime loads: a short spin (llm_llama), and a
+    user's own OMP_WAIT_POLICY or GOMP_SPINCOUNT is left as it is."""
+    import os
+
+    code = "import os, zhimei.models; print(os.environ.get('OMP_WAIT_POLICY'), os.environ.get('GOMP_SPINCOUNT'))"
+    base = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+
+    def run(**extra: str) -> str:
+        return subprocess.run([sys.executable, "-c", code], env={**base, **extra}, capture_output=True, text=True,
+                              check=True, cwd=Path(__file__).resolve().parents[1]).stdout.strip()
+
+    assert run() == "PASSIVE 1000"
+    assert run(OMP_WAIT_POLICY="ACTIVE") == "ACTIVE None"
+    assert run(GOMP_SPINCOUNT="50") == "None 50"
+
+
 def test_registry_validates_declarations():
     class Nameless(FasterWhisperASR):
         name = ""
