@@ -189,7 +189,8 @@ class FasterWhisperASR(ASR):
     """faster-whisper (CTranslate2) running the packaged whisper-base, int8 on CPU."""
 
     name = "faster-whisper"
-    licence = "MIT"
+    licence = ("MIT (whisper-base, faster-whisper); Chinese correction: Gemma Terms of Use (gemma-3-270m), "
+               "MIT (jieba, pypinyin), CC BY-SA 4.0 (wordfreq's word list)")
     requires = ("faster_whisper", "ctranslate2", "opencc")
     description = "whisper-base int8, Silero VAD, 99 languages; zh output Simplified"
 
