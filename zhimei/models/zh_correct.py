@@ -87,16 +87,15 @@ def syllables(char: str) -> tuple[str, ...]:
 
 
 class HomophoneCorrector:
-    """Word-frequency model over jieba's dictionary (with ``modern_words``, wordfreq's words it lacks:
-    `modern_word_counts`) with a toneless-pinyin index of 2–4-character words."""
+    """Word-frequency model over jieba's dictionary and wordfreq's words it lacks (`modern_word_counts`), with a
+    toneless-pinyin index of 2–4-character words."""
 
-    def __init__(self, margin: float = 8.0, min_freq: int = 100, max_confidence: float = 0.4,
-                 modern_words: bool = True) -> None:
+    def __init__(self, margin: float = 8.0, min_freq: int = 100, max_confidence: float = 0.4) -> None:
         import jieba
 
         jieba.setLogLevel(60)
         jieba.initialize()
-        modern = modern_word_counts(jieba.dt.FREQ, jieba.dt.total) if modern_words else {}
+        modern = modern_word_counts(jieba.dt.FREQ, jieba.dt.total)
         self.freq: Mapping[str, int] = ChainMap(jieba.dt.FREQ, modern)  # jieba's own table is never changed
         self.log_total = math.log(jieba.dt.total)
         self.margin = margin
