@@ -228,7 +228,14 @@ def test_whisper_reads_a_corrected_segment_over_its_own_audio(whisper):
     assert short.shape[1] == (window.frames + 1) // 2 + HEARD_PADDING < whole.shape[1]
     said = segments[0].text.strip()  # 我想问我在冰台新区有房: whisper-base mishears 滨海
     assert said.endswith("新区有房")
-    as_said, same_sound, other_word, other_text = score(
-        [said, said.replace("新区", "心区"), said.replace("新区", "新疆"), "我想问我在宾馆里吃饭"])
+    readings = score([said, said.replace("新区", "心区"), said.replace("新区", "新疆"), "我想问我在宾馆里吃饭"])
+    as_said, same_sound, other_word, other_text = (r.total for r in readings)
     assert 0 > as_said > same_sound > other_word > other_text
     assert as_said - same_sound < 3 < as_said - other_word  # a same-sound slip costs whisper little
+    whole_text = readings[0]  # token by token, each token placed on the character it ends on
+    assert len(whole_text.logprobs) == len(whole_text.ends) and whole_text.ends[-1] == len(said) - 1
+    assert list(whole_text.ends) == sorted(whole_text.ends) and whole_text.over(0, len(said)) == as_said
+    at = said.index("新区")  # the slip's cost lies from where it stands on: the tokens before it read the same
+    assert readings[1].over(0, at) == pytest.approx(whole_text.over(0, at), abs=1e-3)
+    assert readings[1].over(at, len(said)) == pytest.approx(same_sound - as_said + whole_text.over(at, len(said)),
+                                                            abs=1e-3)

@@ -3,9 +3,11 @@ recogniser confidence gating which characters are challenged, and the ASR backen
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from zhimei.models.zh_speller import ChineseSpeller, apply_edits, get_scorer
+from zhimei.models.asr_acoustic import Reading
+from zhimei.models.zh_speller import ChineseSpeller, apply_edits, edit_groups, get_scorer
 
 pytestmark = pytest.mark.slow
 
@@ -93,6 +95,14 @@ def test_the_speller_compares_its_own_window_past_a_change(model_home):
     assert apply_edits(TEXT, short.correct(TEXT, unsure)) == "那时候我们还继续使用俄罗斯的货币。"
 
 
+def _reading(text: str, total: float, at: int | None = None):
+    """A recogniser's reading of ``text``: every token one character, ``total`` nats on the character at ``at``
+    (the last by default), none elsewhere."""
+    logprobs = np.zeros(len(text))
+    logprobs[len(text) - 1 if at is None else at] = total
+    return Reading(logprobs, tuple(range(len(text))))
+
+
 def test_the_recogniser_hearing_keeps_or_vetoes_an_edit(model_home):
     """With ``heard`` (whisper's log-probability of texts over the audio), the likeliest edit under the ceiling is
     read in place: kept when whisper finds it about as likely as what it wrote, refused when whisper heard something
@@ -107,7 +117,7 @@ def test_the_recogniser_hearing_keeps_or_vetoes_an_edit(model_home):
     def heard(table: dict[str, float]):
         def score(texts):
             read.append(list(texts))
-            return [table.get(t, -99.0) for t in texts]
+            return [_reading(t, table.get(t, -99.0)) for t in texts]
         return score
 
     speller = ChineseSpeller(**{**ASR_SPELLER, "acoustic_ceiling": 30.0, "acoustic_reads": 1})  # 被告: ~21 nats
@@ -128,3 +138,35 @@ def test_the_recogniser_hearing_keeps_or_vetoes_an_edit(model_home):
     assert len(read) == 1 and right not in read[0] and len(read[0]) == 2  # the best challenger under it was read
     assert [e.replacement for e in speller.correct(text, unsure)] == ["被告"]  # unheard: the LM alone, as before
     assert speller.correct(text, [0.95] * len(text), heard({})) == [] and len(read) == 1  # nothing open: not read
+
+
+def test_edits_apart_are_heard_in_one_text_each_by_its_own_stretch(model_home):
+    """Challengers that do not overlap are read by the recogniser in one text, and each is judged by the change in
+    the tokens from it up to the next one read with it; one that overlaps another is read in a text of its own."""
+    assert edit_groups([(3, 5), (8, 9), (4, 5), (0, 2), (3, 4)]) == [[0, 1, 3], [2, 4]]
+    assert edit_groups([]) == []
+
+    text = "法庭上贝高拒不认罪，原告书记银行。"
+    speller = ChineseSpeller(acoustic_weight=0.5, acoustic_floor=3.0, acoustic_ceiling=30.0, acoustic_margin=3.0,
+                             acoustic_reads=3)
+    checked = [(0.0, 20.0, 3, "被告", "homophone"), (0.0, 12.0, 3, "备", "sound"), (0.0, 8.0, 13, "纪", "sound")]
+    read: list[list[str]] = []
+
+    def heard(texts):
+        read.append(list(texts))
+        out = []
+        for t in texts:
+            logprobs = np.zeros(len(t))
+            logprobs[4] = -1.0 if t[3:5] == "贝高" else -2.0  # the first edit costs 1 nat where it stands
+            logprobs[len(t) - 1] = -30.0 if t[13] != text[13] else 0.0  # 纪 costs 30 nats at the text's end
+            out.append(Reading(logprobs, tuple(range(len(t)))))
+        return out
+
+    heard_out = speller.hear(text, [(0, text, checked)], heard)
+    both = text[:3] + "被告" + text[5:13] + "纪" + text[14:]
+    assert read == [[text, both, text[:3] + "备" + text[4:]]]  # 被告 and 纪 together, 备 (overlapping 被告) alone
+    gains = {(at, rep): (gain, kind) for _left, gain, at, rep, kind in heard_out[0][2]}
+    assert gains[(3, "被告")] == (20.0 - 0.5, "heard")  # its stretch (characters 3-12) lost 1 nat; 纪's 30 are not its
+    assert gains[(13, "纪")] == (8.0 - 15.0, "heard")
+    assert gains[(3, "备")] == (12.0 - 0.5, "heard")
+    assert [(e.start, e.replacement) for e in speller.decide(text, heard_out[0][2])] == [(3, "被告")]

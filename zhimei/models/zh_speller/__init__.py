@@ -10,9 +10,10 @@ from zhimei.models.zh_speller.speller import (
     apply_edits,
     candidate_kinds,
     confusion_sets,
+    edit_groups,
     get_speller,
     split_clauses,
 )
 
-__all__ = ["ChineseSpeller", "SpellEdit", "apply_edits", "candidate_kinds", "confusion_sets", "get_speller",
-           "split_clauses", "ClauseScores", "GemmaScorer", "get_scorer"]
+__all__ = ["ChineseSpeller", "SpellEdit", "apply_edits", "candidate_kinds", "confusion_sets", "edit_groups",
+           "get_speller", "split_clauses", "ClauseScores", "GemmaScorer", "get_scorer"]

