@@ -95,11 +95,10 @@ def test_the_speller_compares_its_own_window_past_a_change(model_home):
     assert apply_edits(TEXT, short.correct(TEXT, unsure)) == "那时候我们还继续使用俄罗斯的货币。"
 
 
-def _reading(text: str, total: float, at: int | None = None):
-    """A recogniser's reading of ``text``: every token one character, ``total`` nats on the character at ``at``
-    (the last by default), none elsewhere."""
+def _reading(text: str, total: float):
+    """A recogniser's reading of ``text``: every token one character, ``total`` nats on the last, none elsewhere."""
     logprobs = np.zeros(len(text))
-    logprobs[len(text) - 1 if at is None else at] = total
+    logprobs[-1] = total
     return Reading(logprobs, tuple(range(len(text))))
 
 

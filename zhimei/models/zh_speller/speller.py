@@ -369,25 +369,19 @@ class ChineseSpeller:
         picks = [(n, k) for _gain, n, k in sorted(open_, key=lambda t: -t[0])[:self.acoustic_reads]]
         if not picks:
             return clauses
-        spans = []
+        edits = []
         for n, k in picks:
             offset, _clause, checked = clauses[n]
-            at, rep = offset + checked[k][2], checked[k][3]
-            spans.append((at, at + len(rep), rep))
-        groups = edit_groups([(a, b) for a, b, _rep in spans])
-        texts = [text]
-        for group in groups:
-            edited = text
-            for j in sorted(group, key=lambda j: -spans[j][0]):
-                a, b, rep = spans[j]
-                edited = edited[:a] + rep + edited[b:]
-            texts.append(edited)
-        readings = heard(texts)
-        change = [0.0] * len(spans)
+            _left, gain, at, rep, kind = checked[k]
+            edits.append(SpellEdit(offset + at, offset + at + len(rep), text[offset + at:offset + at + len(rep)],
+                                   rep, gain, kind))
+        groups = edit_groups([(e.start, e.end) for e in edits])
+        readings = heard([text] + [apply_edits(text, [edits[j] for j in group]) for group in groups])
+        change = [0.0] * len(edits)
         for group, reading in zip(groups, readings[1:], strict=True):
-            starts = sorted(spans[j][0] for j in group)
+            starts = sorted(edits[j].start for j in group)
             for j in group:
-                start = spans[j][0]
+                start = edits[j].start
                 end = next((s for s in starts if s > start), len(text))
                 change[j] = reading.over(start, end) - readings[0].over(start, end)
         out = [(o, c, list(checked)) for o, c, checked in clauses]
