@@ -17,8 +17,10 @@ say() { printf '[install] %s\n' "$*"; }
 
 # ---------------------------------------------------------------- system packages
 # ffmpeg/ffprobe (media), chromium (browser tests, page capture), fonts-noto-cjk (CJK text in renders),
-# espeak-ng + sox (speech test fixtures), exiftool (photo metadata), PostgreSQL + Redis (scale mode, tests).
-APT_PACKAGES=(ffmpeg chromium fonts-noto-cjk espeak-ng sox libimage-exiftool-perl postgresql redis-server)
+# espeak-ng + sox (speech test fixtures), exiftool (photo metadata), PostgreSQL + Redis (scale mode, tests),
+# sunpinyin-data (SunPinyin's word trigram: the Chinese transcript speller's pinyin reading).
+APT_PACKAGES=(ffmpeg chromium fonts-noto-cjk espeak-ng sox libimage-exiftool-perl postgresql redis-server
+    sunpinyin-data)
 
 SUDO=()
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }

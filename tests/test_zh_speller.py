@@ -169,3 +169,27 @@ def test_edits_apart_are_heard_in_one_text_each_by_its_own_stretch(model_home):
     assert gains[(13, "纪")] == (8.0 - 15.0, "heard")
     assert gains[(3, "备")] == (12.0 - 0.5, "heard")
     assert [(e.start, e.replacement) for e in speller.decide(text, heard_out[0][2])] == [(3, "被告")]
+
+
+def test_a_pinyin_reading_of_the_syllables_mends_what_word_lists_miss(model_home):
+    """SunPinyin's word trigram writes the unsure syllables as an input method would (寒假作业, 圆珠笔); the
+    frequency-ranked same-sound lists alone reach only part of it (和家作业, 圆柱笔)."""
+    from zhimei.models.asr_whisper import ASR_SPELLER
+
+    assert ASR_SPELLER["max_pinyin_checks"] > 0
+    for text, unsure_at, mended, without in [
+        ("韩家座也一摊子，满脑子都是老师打了骂了。", range(0, 4), "寒假作业", "和家作业"),
+        ("确实用原猪笔就能轻松突破防护。", range(3, 5), "用圆珠笔", "用圆柱笔"),
+    ]:
+        unsure = [0.95] * len(text)
+        for i in unsure_at:
+            unsure[i] = 0.5
+        speller = ChineseSpeller(**ASR_SPELLER)
+        proposed = speller.pinyin_candidates(text, lambda at, u=unsure: u[at] <= 0.8)
+        assert proposed and all(kind == "pinyin" and at in unsure_at for _g, at, _rep, kind in proposed)
+        edits = speller.correct(text, unsure)
+        assert mended in apply_edits(text, edits) and {e.kind for e in edits} == {"pinyin"}
+        assert all(e.start in unsure_at for e in edits)  # characters whisper was sure of stay
+        lists_only = ChineseSpeller(**{**ASR_SPELLER, "max_pinyin_checks": 0})
+        assert without in apply_edits(text, lists_only.correct(text, unsure))
+        assert speller.correct(text, [0.95] * len(text)) == []

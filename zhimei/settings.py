@@ -139,6 +139,12 @@ class Settings(BaseSettings):
         "characters scored in context by gemma-3-270m, as the proofreader does; each segment's 4 likeliest edits are "
         "also read by whisper against the segment's audio)."
     )
+    zh_pinyin_lm_dir: str = Field(
+        "", description="Folder with SunPinyin's open-gram word trigram (lm_sc.t3g, pydict_sc.bin: Debian package "
+        "sunpinyin-data, CC BY-SA 3.0), which reads the syllables of Chinese transcripts as a pinyin input method "
+        "would and proposes its words to the speller; empty: the Debian package's folder. Without it the speller "
+        "goes on without those proposals."
+    )
     asr_lm_weight: float = Field(
         0.3, ge=0, le=5, description="Weight of the packaged language model when rescoring the speech recogniser's "
         "beam (English: SmolLM2, Chinese: gemma-3-270m); 0 turns rescoring off."

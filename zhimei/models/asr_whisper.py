@@ -108,7 +108,7 @@ ASR_SPELLER: dict[str, Any] = {"shape_penalty": 99.0, "margin": 5.0, "max_checks
                                "max_homophone_checks": 12, "homophone_words": 3, "homophone_margin": 5.0,
                                "nasal_words": True, "nasal_margin": 6.0, "window": 2, "acoustic_weight": 0.5,
                                "acoustic_floor": 3.0, "acoustic_margin": 3.0, "acoustic_ceiling": 10.0,
-                               "acoustic_reads": 4}
+                               "acoustic_reads": 4, "max_pinyin_checks": 4}
 """`zh_speller.ChineseSpeller` settings for transcripts (the proofreader's suit written text): speech errors are
 never shape-alike, a transcript has more of them per clause than edited text, and only characters whisper gave
 a probability of at most 0.8 are challenged (about a third of them; the rest cost time and gained nothing).
@@ -137,7 +137,12 @@ margin of 2: no better; words whose syllables differ in z/zh, c/ch, s/sh or n/l 
 Same-sound words come from jieba's dictionary and the modern words it lacks (wordfreq's list: `zh_correct`),
 on later builds: 0.1644 → 0.1633 and 0.2334 → 0.2305 (bare 0.2065 / 0.2814).
 Edits that do not overlap are read by whisper in one text, each judged by the tokens from it to the next edit: the
-same CER on later builds (0.1714 / 0.2530, bare 0.1978 / 0.2860), the acoustic check 30 % faster."""
+same CER on later builds (0.1714 / 0.2530, bare 0.1978 / 0.2860), the acoustic check 30 % faster.
+A pinyin input method's reading of each clause's syllables proposes the words it would write for the open
+characters (`pinyin_lm`, SunPinyin's word trigram: 韩家座也→寒假作业, 原猪→圆珠, 付出几→副处级), up to 4 runs per
+clause, judged like same-sound words (and read by whisper like them): 0.1811 → 0.1725 and 0.2548 → 0.2455 on later
+builds (bare 0.2059 / 0.2762), 13 ms of reading per 5 s clip (8 runs and 24 characters per syllable: 0.1709 /
+0.2449; the trigram as a second judge beside gemma, 0.05-1 × its change in log-probability: no better)."""
 _asr_speller: Any = None
 _asr_speller_lock = threading.Lock()
 
@@ -192,7 +197,8 @@ class FasterWhisperASR(ASR):
 
     name = "faster-whisper"
     licence = ("MIT (whisper-base, faster-whisper); Chinese correction: Gemma Terms of Use (gemma-3-270m), "
-               "MIT (jieba, pypinyin), CC BY-SA 4.0 (wordfreq's word list)")
+               "MIT (jieba, pypinyin), CC BY-SA 4.0 (wordfreq's word list), CC BY-SA 3.0 (SunPinyin's open-gram "
+               "word trigram, Debian sunpinyin-data)")
     requires = ("faster_whisper", "ctranslate2", "opencc")
     description = "whisper-base int8, Silero VAD, 99 languages; zh output Simplified"
 

@@ -12,6 +12,9 @@
    With ``max_homophone_checks``, the best same-sound dictionary words (``homophone_words`` per span) for spans of
    2-4 characters join them (`homophone_candidates`: speech writes whole words by their sound), and with
    ``nasal_words`` words that differ only in front/back nasals (in/ing, en/eng; accepted above ``nasal_margin``).
+   With ``max_pinyin_checks``, so do the runs a pinyin input method would write otherwise for the open
+   characters' syllables (`pinyin_candidates`: SunPinyin's word trigram reads them in context, `pinyin_lm`;
+   accepted above ``homophone_margin``).
 3. The challengers are re-read with their right context (``window`` tokens past the change), all in one batch
    (`GemmaScorer.rescore_many`): one is accepted when it gains more than ``margin`` nats (``function_margin`` for
    function swaps, ``homophone_margin`` for words), best first, never two edits on neighbouring characters.
@@ -60,7 +63,7 @@ class SpellEdit:
     original: str
     replacement: str
     gain: float
-    kind: str  # "sound" | "shape" | "near" | "function" | "homophone" | "nasal" (whole words, same length) | "heard"
+    kind: str  # "sound" | "shape" | "near" | "function" | "homophone" | "nasal" | "pinyin" (whole words) | "heard"
 
 
 _Checked = tuple[int, str, list[tuple[float, float, int, str, str]]]
@@ -166,8 +169,9 @@ class ChineseSpeller:
                  homophone_margin: float = 5.0, homophone_ratio: float = 3.0, homophone_words: int = 1,
                  nasal_words: bool = False, nasal_margin: float = 7.0, window: int | None = None,
                  acoustic_weight: float = 0.0, acoustic_floor: float = 3.0, acoustic_margin: float = 3.0,
-                 acoustic_ceiling: float = 10.0, acoustic_reads: int = 1) -> None:
+                 acoustic_ceiling: float = 10.0, acoustic_reads: int = 1, max_pinyin_checks: int = 0) -> None:
         self._scorer = scorer
+        self.max_pinyin_checks = max_pinyin_checks
         self.acoustic_ceiling = acoustic_ceiling
         self.acoustic_reads = acoustic_reads
         self.acoustic_weight = acoustic_weight
@@ -257,6 +261,33 @@ class ChineseSpeller:
         found.sort(key=lambda t: -t[0])
         return found[: self.max_homophone_checks]
 
+    def pinyin_candidates(self, clause: str, open_at: Callable[[int], bool] | None = None
+                          ) -> list[tuple[float, int, str, str]]:
+        """Where a pinyin input method would write the clause's syllables otherwise (`pinyin_lm.PinyinReader`,
+        SunPinyin's word trigram; only characters ``open_at`` accepts may change): each run of changed characters
+        as (0.0, offset, replacement, "pinyin"), in order, at most ``max_pinyin_checks``; none without
+        sunpinyin-data. The reader's context finds words the frequency-ranked same-sound lists miss (灯机→登记)."""
+        if self.max_pinyin_checks <= 0:
+            return []
+        from zhimei.models.zh_speller.pinyin_lm import get_pinyin_reader
+
+        reader = get_pinyin_reader()
+        if reader is None:
+            return []
+        written = reader.read(clause, [open_at is None or open_at(i) for i in range(len(clause))])
+        found: list[tuple[float, int, str, str]] = []
+        i = 0
+        while i < len(clause) and len(found) < self.max_pinyin_checks:
+            if written[i] == clause[i]:
+                i += 1
+                continue
+            j = i
+            while j < len(clause) and written[j] != clause[j]:
+                j += 1
+            found.append((0.0, i, written[i:j], "pinyin"))
+            i = j
+        return found
+
     def candidates(self, clause: str, open_at: Callable[[int], bool] | None = None
                    ) -> tuple[Any, list[tuple[float, int, str, str]]]:
         """The clause's LM scores and its challengers: (left gain, char offset, replacement, kind), best first;
@@ -318,6 +349,10 @@ class ChineseSpeller:
             if (at, rep) not in seen:
                 picked.append((-g, at, rep, kind))
                 seen.add((at, rep))
+        for g, at, rep, kind in self.pinyin_candidates(clause, open_):
+            if (at, rep) not in seen:
+                picked.append((g, at, rep, kind))
+                seen.add((at, rep))
         gains = self.scorer.rescore_many(scores, [(at, at + len(rep), rep) for _left, at, rep, _kind in picked])
         return [(left, gain - self.penalty(kind), at, rep, kind)
                 for (left, at, rep, kind), gain in zip(picked, gains, strict=True)]
@@ -326,7 +361,7 @@ class ChineseSpeller:
         """Accepted edits of one clause from its checked challengers."""
         taken: list[SpellEdit] = []
         margins = {"function": self.function_margin, "homophone": self.homophone_margin, "nasal": self.nasal_margin,
-                   "heard": self.acoustic_margin}
+                   "pinyin": self.homophone_margin, "heard": self.acoustic_margin}
         for _left, gain, at, rep, kind in sorted(checked, key=lambda t: -t[1]):
             end = at + len(rep)
             if gain <= margins.get(kind, self.margin) or any(at <= e.end and e.start <= end for e in taken):
