@@ -239,3 +239,53 @@ def test_whisper_reads_a_corrected_segment_over_its_own_audio(whisper):
     assert readings[1].over(0, at) == pytest.approx(whole_text.over(0, at), abs=1e-3)
     assert readings[1].over(at, len(said)) == pytest.approx(same_sound - as_said + whole_text.over(at, len(said)),
                                                             abs=1e-3)
+
+
+def test_a_looping_text_is_told_by_its_compression():
+    from zhimei.models.asr_rescore import LOOP_RATIO, _compression_ratio
+
+    assert _compression_ratio("两岁起，他跟随伯伯" + "伯" * 90) > LOOP_RATIO
+    assert _compression_ratio("两岁起，他跟随伯伯和伯母去南美生活。") < LOOP_RATIO
+    assert _compression_ratio("And so my fellow Americans, ask not what your country can do for you.") < LOOP_RATIO
+    assert _compression_ratio("") == 0.0
+
+
+@pytest.mark.slow
+def test_a_trimmed_window_that_loops_is_decoded_again_whole(whisper, monkeypatch):
+    """A short clip encoded over its speech and 10 s of padding can send whisper's beam into a loop (伯伯伯…, all
+    five hypotheses) where the whole 30 s window does not: the window is then encoded whole and decoded again."""
+    from faster_whisper.audio import decode_audio
+    from faster_whisper.tokenizer import Tokenizer
+
+    wrapper = whisper.model
+    tokenizer = Tokenizer(whisper.hf_tokenizer, True, task="transcribe", language="en")
+    features = whisper.feature_extractor(decode_audio(str(JFK)))[:, :3000]
+    window = np.pad(features, ((0, 0), (0, 3000 - features.shape[1])))
+    prompt = whisper.get_prompt(tokenizer, [])
+    loop = tokenizer.encode(" ask" * 60)
+    real = wrapper._generate
+    read: list[int] = []
+
+    def stuck_when_trimmed(encoded, prompts, **kwargs):
+        read.append(np.asarray(encoded).shape[1])  # encoder positions: 1,500 for the whole window
+        out = real(encoded, prompts, **kwargs)
+        if read[-1] < 1500 and not kwargs.get("sampling_temperature"):
+            out[0].sequences_ids[0][:] = loop
+        return out
+
+    monkeypatch.setattr(wrapper, "_generate", stuck_when_trimmed)
+    with wrapper.padding(10):
+        encoded = whisper.encode(window)
+        beam = wrapper.generate(encoded, [prompt], beam_size=5, return_scores=True, max_length=224)
+    assert read[0] < 1500 and read[1:] == [1500]  # trimmed, looped, then read whole
+    text = tokenizer.decode([t for t in beam[0].sequences_ids[0] if t < tokenizer.eot]).lower()
+    assert "ask not what your country can do for you" in text.replace(",", "")
+    read.clear()
+    with wrapper.padding(10):  # sampling (faster-whisper's fallback) is never retried
+        encoded = whisper.encode(window)
+        wrapper.generate(encoded, [prompt], beam_size=1, sampling_temperature=0.5, sampling_topk=0, max_length=224)
+    assert len(read) == 1
+    read.clear()
+    encoded = whisper.encode(window)  # the whole window to begin with: nothing to retry
+    wrapper.generate(encoded, [prompt], beam_size=5, return_scores=True, max_length=224)
+    assert read == [1500]

@@ -16,7 +16,10 @@ over its content plus ``asr_encoder_padding`` seconds instead of the padded 30 s
 `RescoringWhisper.encode`). Only the stretch where hypotheses differ is read (`LMScorer.compare`). A hypothesis
 that stops early against the beam's own choice never competes (`best_hypothesis`): both totals favour short
 texts, and over trimmed padding the beam of a clean 2 s Mandarin clip held an empty one that won (fixed: 80 LCSTS
-clips 0.1978 → 0.1908 CER, clean quarter 0.1429 → 0.1187, bare 0.1385). Each window's alignment is kept for its
+clips 0.1978 → 0.1908 CER, clean quarter 0.1429 → 0.1187, bare 0.1385). A trimmed window whose decoded text
+loops (伯伯伯…, `LOOP_RATIO`) is encoded whole and decoded again before faster-whisper would fall back to random
+sampling: one of 71 CMRC clips (6 → 1 errors; its sampled output had ranged from 6 to 106 between runs), the same
+transcript on every run. Each window's alignment is kept for its
 thread (`RescoringWhisper.heard`), so the Chinese speller can ask whisper how a corrected segment sounds against its
 audio (`asr_acoustic`).
 """
@@ -47,6 +50,10 @@ WHISPER_FRAMES = 3000
 
 MIN_LENGTH_RATIO = 0.6
 """Hypotheses with fewer than this share of the beam choice's characters (words only) are not rescored."""
+
+LOOP_RATIO = 2.4
+"""A decoded window whose text compresses more than this (zlib, faster-whisper's own test and default threshold)
+repeats itself: whisper is stuck in a loop."""
 
 CONTEXT = 8
 """Shared tokens read before the first difference between hypotheses (`LMScorer.compare`)."""
@@ -138,6 +145,14 @@ def best_hypothesis(acoustic: Sequence[float], texts: Sequence[str], lm: Callabl
     return kept[int(np.argmax(totals))]
 
 
+def _compression_ratio(text: str) -> float:
+    """How much ``text`` shrinks under zlib: faster-whisper's test for a decoder stuck in a loop."""
+    import zlib
+
+    raw = text.encode("utf-8")
+    return len(raw) / len(zlib.compress(raw)) if raw else 0.0
+
+
 def _tokens(text: str) -> list[str]:
     """Words of a transcript for comparing hypotheses: each CJK character alone, other letters and digits by run."""
     return re.findall(r"[\u3400-\u9fff]|[^\W_\u3400-\u9fff]+", text.casefold())
@@ -215,10 +230,14 @@ class RescoringWhisper:
 
     def encode(self, features: Any, to_cpu: bool = False) -> Any:
         """CTranslate2's encode; inside a `padding` block, a window padded to 30 s is encoded over its content and
-        the block's padding only."""
+        the block's padding only (the whole window is kept for `generate`'s retry)."""
         pad_frames = getattr(self._local, "pad_frames", None)
+        self._local.whole = None
         if pad_frames is not None:
-            features = _trim_padding(features, pad_frames)
+            trimmed = _trim_padding(features, pad_frames)
+            if trimmed is not features:
+                self._local.whole = (features, to_cpu)
+            features = trimmed
         return self._inner.encode(features, to_cpu=to_cpu)
 
     def align(self, features: Any, start_sequence: Sequence[int], text_tokens: Sequence[Sequence[int]],
@@ -243,8 +262,22 @@ class RescoringWhisper:
         return next((self._languages[t] for t in prompt if t in self._languages), None)
 
     def generate(self, features: Any, prompts: Sequence[Sequence[int]], **kwargs: Any) -> list[Any]:
-        """CTranslate2's generate; for a single beam-search prompt, the LM-preferred hypothesis of the beam."""
+        """CTranslate2's generate; for a single beam-search prompt, the LM-preferred hypothesis of the beam. When a
+        window encoded over its speech and part of the padding decodes into a loop (`LOOP_RATIO`), it is encoded
+        whole and decoded again, as whisper was trained to read it, before faster-whisper falls back to sampling."""
         self._local.window = None  # this window's alignment comes next
+        results = self._generate(features, prompts, **kwargs)
+        whole = getattr(self._local, "whole", None)
+        if whole is None or len(prompts) != 1 or kwargs.get("sampling_temperature"):
+            return results
+        self._local.whole = None
+        ids = [t for t in results[0].sequences_ids[0] if t < self._eot]
+        if _compression_ratio(self._tok.decode(ids)) <= LOOP_RATIO:
+            return results
+        features, to_cpu = whole
+        return self._generate(self._inner.encode(features, to_cpu=to_cpu), prompts, **kwargs)
+
+    def _generate(self, features: Any, prompts: Sequence[Sequence[int]], **kwargs: Any) -> list[Any]:
         beam = int(kwargs.get("beam_size", 1))
         if (beam < 2 or self.weight <= 0 or len(prompts) != 1 or "num_hypotheses" in kwargs
                 or kwargs.get("sampling_temperature")):
