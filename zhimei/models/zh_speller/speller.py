@@ -345,13 +345,10 @@ class ChineseSpeller:
             return []
         seen = {(at, rep) for _g, at, rep, _k in picked}
         words = [w for w in self.word_candidates(clause) if open_(w[1])]
-        for g, at, rep, kind in words[: self.max_word_checks] + self.homophone_candidates(clause, open_):
+        whole_words = self.homophone_candidates(clause, open_) + self.pinyin_candidates(clause, open_)
+        for g, at, rep, kind in words[: self.max_word_checks] + whole_words:
             if (at, rep) not in seen:
                 picked.append((-g, at, rep, kind))
-                seen.add((at, rep))
-        for g, at, rep, kind in self.pinyin_candidates(clause, open_):
-            if (at, rep) not in seen:
-                picked.append((g, at, rep, kind))
                 seen.add((at, rep))
         gains = self.scorer.rescore_many(scores, [(at, at + len(rep), rep) for _left, at, rep, _kind in picked])
         return [(left, gain - self.penalty(kind), at, rep, kind)
