@@ -73,12 +73,16 @@ def test_telephone_speech_keeps_its_first_words(asr, tmp_path):
              "voted": "The school board voted to extend the academic year by two weeks."}
     tts = get_backend("tts")
     for verb, line in lines.items():
-        clean = tts.synthesize(line, tmp_path / "clean.wav", language="en")
-        phone = tmp_path / "phone.wav"
-        subprocess.run(["sox", str(clean), "-r", "16000", str(phone), "silence", "1", "0.02", "1%",
-                        "sinc", "300-3400", "rate", "8000", "rate", "16000"], check=True)
-        words = re.findall(r"[a-z']+", asr.transcribe(phone, language="en").text.lower())
-        # the subject before the verb was heard (whisper may still mishear a word of it: "this tracker scored")
+        for _take in range(2):  # Piper samples its timing: about one take in ten loses the opening to whisper
+            clean = tts.synthesize(line, tmp_path / "clean.wav", language="en")
+            phone = tmp_path / "phone.wav"
+            subprocess.run(["sox", str(clean), "-r", "16000", str(phone), "silence", "1", "0.02", "1%",
+                            "sinc", "300-3400", "rate", "8000", "rate", "16000"], check=True)
+            words = re.findall(r"[a-z']+", asr.transcribe(phone, language="en").text.lower())
+            if verb in words and words.index(verb) >= 2:
+                break
+        # the subject before the verb was heard (whisper may still mishear a word of it: "this tracker scored");
+        # the late VAD this guards against cut it off in every take
         assert verb in words and words.index(verb) >= 2, words
 
 
