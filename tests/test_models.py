@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import socket
 import subprocess
 import sys
@@ -93,6 +94,7 @@ def test_every_default_backend_is_ready(model_home):
         name = getattr(model_home, f"{cap}_backend")
         row = rows[(cap, name)]
         assert row.selected and row.ready, f"{cap}/{name} not ready: {row.reason}"
+        assert not row.degraded, f"{cap}/{name} runs without {row.degraded}"
         assert row.licence
     # remote backends say exactly what is missing
     for cap in ("llm", "translator"):
@@ -369,4 +371,33 @@ def test_models_cli_lists_everything(model_home):
     asr = next(r for r in rows if r["capability"] == "asr" and r["name"] == "faster-whisper")
     assert asr["ready"] and asr["selected"] and asr["licence"]
     res = CliRunner().invoke(models_app, [])
-    assert res.exit_code == 0 and "faster-whisper" in res.output
+    assert res.exit_code == 0 and "faster-whisper" in res.output and "without" not in res.output
+
+
+def test_a_backend_missing_optional_data_is_ready_but_says_what_it_runs_without(model_home, tmp_path,
+                                                                                 monkeypatch):
+    """Without sunpinyin-data the ASR backend still transcribes (the speller goes on without the pinyin reading);
+    `zhimei models` says so instead of a plain "yes"."""
+    from typer.testing import CliRunner
+
+    from zhimei.models.cli import models_app
+    from zhimei.settings import get_settings
+
+    monkeypatch.setenv("ZHIMEI_ZH_PINYIN_LM_DIR", str(tmp_path))  # an empty folder: no lm_sc.t3g
+    get_settings.cache_clear()
+    try:
+        row = next(r for r in list_backends() if (r.capability, r.name) == ("asr", "faster-whisper"))
+        assert row.ready and "sunpinyin-data" in row.degraded
+        res = CliRunner().invoke(models_app, ["--json"])
+        asr = next(r for r in json.loads(res.output) if (r["capability"], r["name"]) == ("asr", "faster-whisper"))
+        assert asr["ready"] and "pinyin reading" in asr["degraded"]
+        res = CliRunner().invoke(models_app, [])
+        assert res.exit_code == 0 and "without" in res.output  # (the table wraps "yes, without: …")
+        monkeypatch.setenv("ZHIMEI_ASR_SPELLING", "false")  # the speller is off: nothing is missed
+        get_settings.cache_clear()
+        row = next(r for r in list_backends() if (r.capability, r.name) == ("asr", "faster-whisper"))
+        assert row.ready and not row.degraded
+    finally:
+        monkeypatch.delenv("ZHIMEI_ZH_PINYIN_LM_DIR")
+        monkeypatch.delenv("ZHIMEI_ASR_SPELLING", raising=False)
+        get_settings.cache_clear()

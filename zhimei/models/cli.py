@@ -43,7 +43,7 @@ def models(
     speeds = load_speeds()
     if as_json:
         out = [{"capability": r.capability, "name": r.name, "selected": r.selected, "ready": r.ready,
-                "reason": r.reason, "licence": r.licence, "remote": r.remote,
+                "reason": r.reason, "degraded": r.degraded, "licence": r.licence, "remote": r.remote,
                 "speed": speeds.get(f"{r.capability}/{r.name}", {}).get("speed")} for r in rows]
         typer.echo(json.dumps(out, ensure_ascii=False, indent=1))
         return
@@ -54,7 +54,8 @@ def models(
         table.add_column(col)
     for r in rows:
         speed = speeds.get(f"{r.capability}/{r.name}", {}).get("speed") or ("remote" if r.remote else "—")
-        ready = "[green]yes[/green]" if r.ready else f"[red]no[/red]: {r.reason}"
+        ready = (f"[red]no[/red]: {r.reason}" if not r.ready else
+                 f"[yellow]yes, without[/yellow]: {r.degraded}" if r.degraded else "[green]yes[/green]")
         table.add_row(r.capability, ("* " if r.selected else "  ") + r.name, ready, r.licence, speed)
     console.print(table)
 

@@ -109,6 +109,8 @@ class BackendInfo:
     remote: bool
     selected: bool
     description: str
+    degraded: str = ""
+    """What a ready backend runs without (see `Readiness.degraded`)."""
 
 
 def list_backends(settings: Any = None) -> list[BackendInfo]:
@@ -124,5 +126,6 @@ def list_backends(settings: Any = None) -> list[BackendInfo]:
         except Exception as exc:  # a broken install must not break the listing
             state = type("R", (), {"ok": False, "reason": f"{type(exc).__name__}: {exc}"})()
         rows.append(BackendInfo(cap, name, state.ok, state.reason, cls.licence, cls.remote,
-                                selected_name(cap, settings) == name, cls.description))
+                                selected_name(cap, settings) == name, cls.description,
+                                getattr(state, "degraded", "")))
     return rows

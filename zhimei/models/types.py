@@ -121,10 +121,12 @@ class Keyword:
 
 @dataclass(frozen=True)
 class Readiness:
-    """Whether a backend can run here, and why not when it cannot."""
+    """Whether a backend can run here, and why not when it cannot; ``degraded``: what a ready backend runs without
+    (optional data or models that are missing, so it works less well than measured), empty when nothing."""
 
     ok: bool
     reason: str = ""
+    degraded: str = ""
 
     def __bool__(self) -> bool:
         return self.ok
