@@ -111,11 +111,12 @@ ASR_SPELLER: dict[str, Any] = {"shape_penalty": 99.0, "margin": 5.0, "max_checks
                                "acoustic_floor": 3.0, "acoustic_margin": 3.0, "acoustic_ceiling": 10.0,
                                "acoustic_reads": 4, "max_pinyin_checks": 4}
 """`zh_speller.ChineseSpeller` settings for transcripts (the proofreader's suit written text): speech errors are
-never shape-alike, a transcript has more of them per clause than edited text, and only characters whisper gave
-a probability of at most 0.9 are challenged (at first 0.8, about a third of them; all of them cost time and gained
-nothing more). 0.8 → 0.9 once the speller had its later candidates (below) and windows were encoded over 5 s of
-padding: 1,374 → 1,345 errors in 7,164 characters over two builds each of both sets, fewer on every one (1.0: no
-better on LCSTS, 275 both; 0.85: 285 / 396 against 275 / 392 on the first builds), RTF per file +4-10 %.
+never shape-alike, a transcript has more of them per clause than edited text, and only characters whisper gave a
+probability of at most 0.9 are challenged (at first 0.8, about a third of the characters; opening every character
+costs time and gains nothing more). 0.8 → 0.9 once the speller had its later candidates (below) and windows were
+encoded over 5 s of padding: 1,374 → 1,345 errors in 7,164 characters over two builds each of both sets, fewer on
+every one (1.0: no better on LCSTS, 275 both; 0.85: 285 / 396 against 275 / 392 on the first builds), RTF per file
++4-10 %.
 Chosen on a degraded synthetic Mandarin set of LCSTS sentences (after the homophone pass: CER 0.191 → 0.178; the
 proofreader's settings, every character open: 0.181) and checked on one of CMRC-2018 sentences (0.270 → 0.256).
 Whole words miswritten by their sound (贝高→被告, 良市→粮食) are challenged too: up to 3 same-sound dictionary words
