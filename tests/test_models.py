@@ -397,7 +397,5 @@ def test_a_backend_missing_optional_data_is_ready_but_says_what_it_runs_without(
         get_settings.cache_clear()
         row = next(r for r in list_backends() if (r.capability, r.name) == ("asr", "faster-whisper"))
         assert row.ready and not row.degraded
-    finally:
-        monkeypatch.delenv("ZHIMEI_ZH_PINYIN_LM_DIR")
-        monkeypatch.delenv("ZHIMEI_ASR_SPELLING", raising=False)
+    finally:  # monkeypatch restores the environment; the cached settings must be dropped here
         get_settings.cache_clear()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from zhimei.models.base import CAPABILITIES, Backend, NotReady
+from zhimei.models.types import Readiness
 
 __all__ = ["register", "backend_classes", "get_backend", "list_backends", "reset_backends", "BackendInfo",
            "DuplicateBackend", "selected_name"]
@@ -124,8 +125,7 @@ def list_backends(settings: Any = None) -> list[BackendInfo]:
         try:
             state = cls(settings).ready()
         except Exception as exc:  # a broken install must not break the listing
-            state = type("R", (), {"ok": False, "reason": f"{type(exc).__name__}: {exc}"})()
+            state = Readiness(False, f"{type(exc).__name__}: {exc}")
         rows.append(BackendInfo(cap, name, state.ok, state.reason, cls.licence, cls.remote,
-                                selected_name(cap, settings) == name, cls.description,
-                                getattr(state, "degraded", "")))
+                                selected_name(cap, settings) == name, cls.description, state.degraded))
     return rows
