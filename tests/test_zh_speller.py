@@ -215,3 +215,5 @@ def test_the_recognisers_runner_up_reaches_a_word_no_confusion_set_holds(model_h
     assert apply_edits(text, speller.correct(text, unsure, alternatives=alternatives)) == "我想问我在滨海新区有房"
     assert "滨海" not in apply_edits(text, speller.correct(text, unsure))  # without the runner-up: out of reach
     assert speller.beam_candidates(text, lambda at: False, alternatives) == []  # whisper was sure: nothing open
+    with pytest.raises(ValueError, match="runner-up"):
+        speller.correct(text, unsure, alternatives=["海"])

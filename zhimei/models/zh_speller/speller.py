@@ -384,7 +384,8 @@ class ChineseSpeller:
               alternatives: Sequence[str] | None = None) -> list[tuple[float, float, int, str, str]]:
         """(left gain, full gain, offset, replacement, kind) for the top challengers of one clause. With
         ``confidence`` (one figure per character, e.g. a recogniser's), only characters at or below
-        ``max_confidence`` are challenged."""
+        ``max_confidence`` are challenged; with ``alternatives`` (the recogniser's runner-up characters, a string
+        per character), `beam_candidates` join them."""
         def open_(at: int) -> bool:
             return confidence is None or confidence[at] <= self.max_confidence
 
@@ -424,9 +425,12 @@ class ChineseSpeller:
                 alternatives: Sequence[str] | None = None) -> list[SpellEdit]:
         """Spelling edits for ``text`` (offsets into ``text``); ``confidence``: one figure per character of
         ``text`` (see `check`); ``heard``: texts → the recogniser's reading of each over the audio, its
-        log-probability token by token (`asr_acoustic.Scorer`; step 4 of the module docstring)."""
+        log-probability token by token (`asr_acoustic.Scorer`; step 4 of the module docstring); ``alternatives``:
+        the recogniser's runner-up characters, a string per character of ``text`` (see `beam_candidates`)."""
         if confidence is not None and len(confidence) != len(text):
             raise ValueError(f"{len(confidence)} confidence figures for {len(text)} characters")
+        if alternatives is not None and len(alternatives) != len(text):
+            raise ValueError(f"{len(alternatives)} runner-up strings for {len(text)} characters")
         clauses: list[_Checked] = []
         for offset, clause in split_clauses(text):
             conf = None if confidence is None else confidence[offset:offset + len(clause)]
