@@ -269,6 +269,68 @@ def test_long_form_text_is_the_same_with_word_timings(asr, tmp_path):
     assert texts[True] == texts[False] and texts[True].lower().count("your country") >= 8
 
 
+# ---------------------------------------------------------------- text-only decoding of short windows
+def test_a_text_said_twice_over_is_told():
+    from zhimei.models.asr_whisper import repeats_itself
+
+    assert repeats_itself("Archaeologists uncovered the remains. Archaeologists uncovered the remains.")
+    assert repeats_itself("我想问我在滨海新区有房。我想问，我在滨海新区有房")
+    assert not repeats_itself("我想问我在滨海新区有房") and not repeats_itself("新区新区") and not repeats_itself("")
+    assert not repeats_itself("Ask not what your country can do for you, ask what you can do for your country.")
+
+
+def test_short_mandarin_windows_are_decoded_as_text_only(asr, monkeypatch):
+    """Mandarin windows of up to 30 s are decoded without timestamp tokens (``asr_plain_text_languages``), longer
+    ones and English with them; the transcript keeps its word timings."""
+    assert asr.plain_text("zh", 30.0) and not asr.plain_text("zh", 30.5) and not asr.plain_text("en", 5.0)
+    model = asr.model()
+    real = model.transcribe
+    asked: list[bool] = []
+
+    def transcribe(audio, **options):
+        asked.append(options["without_timestamps"])
+        return real(audio, **options)
+
+    monkeypatch.setattr(model, "transcribe", transcribe)
+    t = asr.transcribe(ZH, language="zh")
+    assert asked == [True] and t.text.startswith("我想问")
+    words = [w for s in t.segments for w in s.words]
+    assert words and all(0 <= w.start <= w.end <= t.duration + 0.1 for w in words)
+    assert [w.start for w in words] == sorted(w.start for w in words)
+    asked.clear()
+    asr.transcribe(JFK, language="en")
+    assert asked == [False]
+
+
+@pytest.mark.slow
+def test_a_text_only_window_said_twice_over_is_decoded_again_with_timestamps(asr, tmp_path, monkeypatch):
+    """whisper-base without timestamp tokens can read a sentence again after its end (English Piper takes did, so
+    English keeps them); a text-only window whose text says one thing twice over is decoded again with them. Here
+    the speech really is said twice (English opted in to text-only decoding): both copies stay."""
+    from zhimei.models.asr_whisper import repeats_itself
+
+    twice = tmp_path / "twice.wav"
+    _ffmpeg("-i", str(JFK), "-i", str(JFK), "-filter_complex", "[0:a][1:a]concat=n=2:v=0:a=1", "-ar", "16000",
+            "-ac", "1", str(twice))
+    monkeypatch.setattr(asr.settings, "asr_plain_text_languages", ["en"])
+    model = asr.model()
+    real = model.transcribe
+    said: list[tuple[bool, str]] = []
+
+    def transcribe(audio, **options):
+        segments, info = real(audio, **options)
+        segments = list(segments)
+        said.append((options["without_timestamps"], "".join(s.text for s in segments)))
+        return iter(segments), info
+
+    monkeypatch.setattr(model, "transcribe", transcribe)
+    t = asr.transcribe(twice, language="en")
+    assert [plain for plain, _text in said] == [True, False], said
+    assert repeats_itself(said[0][1])
+    assert t.text.lower().replace(",", "").count("ask not what your country can do for you") == 2, t.text
+    assert t.segments[-1].end > 15
+
+
 # ---------------------------------------------------------------- windows, clean-up, scoring
 def test_windows_cover_the_file_exactly(tmp_path):
     path = tmp_path / "tone.wav"

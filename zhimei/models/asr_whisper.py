@@ -12,6 +12,10 @@ What the product adds to the bare model call (beam 5, Silero VAD, the same decod
 - Mandarin and English windows encoded over their speech and ``asr_encoder_padding`` (5) seconds of whisper's
   padding, not the padded 30 s (``asr_encoder_languages``; `asr_rescore.RescoringWhisper.padding`): on 3-5 s clips
   the whole window cost an English file RTF 0.33, the trimmed one 0.12-0.14, at about the same WER;
+- Mandarin windows of up to 30 s decoded as text only, without timestamp tokens (``asr_plain_text_languages``;
+  `FasterWhisperASR.plain_text`): with them the beam's five places mostly hold one text at five timings, without
+  them five texts for the language model to choose from (a window whose text then says the same thing twice over
+  is decoded again with them: `repeats_itself`);
 - word timings and per-word confidence, aligned without moving the decoder (`_steady_whisper_class`: faster-whisper
   otherwise starts each next 30 s at the last aligned word, which cost 0.04 CER on long-form Mandarin); segments
   split at sentence ends and pauses;
@@ -32,7 +36,11 @@ took CER 0.216 → 0.598 (0.265 even with phantom repeats removed); hotwords pas
 archive's topic names, as the asr stage used to pass them) made short clips repeat and decode up to 10×
 slower. So hotwords are used only by the Chinese correction, never as a prompt (English was unchanged by
 them on 6 clips: no gain to keep). condition_on_previous_text=False changed nothing on short clips;
-decoding without timestamps was no more accurate and broke long-form audio.
+decoding without timestamps breaks long-form audio (every 30 s is cut wherever a word falls), so only windows
+whisper reads at once are decoded so, and only Mandarin: English Piper clips came out with their sentence twice
+(31 → 55 word errors on 40 clips). On Mandarin it helps the bare call a little and the product more, since the
+language model gets different texts to choose from (80 synthetic LCSTS clips: bare 380 → 371 errors, product
+313 → 298).
 """
 
 from __future__ import annotations
@@ -58,7 +66,7 @@ from zhimei.models.types import Segment, Transcript, Word
 from zhimei.models.whisper_files import parts_missing, whisper_model_dir
 
 __all__ = ["FasterWhisperASR", "decode_options", "clean_segment_text", "is_hallucination", "is_phantom_repeat",
-           "hotword_list"]
+           "repeats_itself", "hotword_list"]
 
 _CJK_LANGS = ("zh", "ja", "yue")
 
@@ -79,8 +87,10 @@ bench/asr.py the bare model's WER went 0.0871 → 0.0693 with these settings (no
 the defaults (`FasterWhisperASR.has_speech`), so music and silence stay an empty transcript."""
 
 
-def decode_options(language: str, beam_size: int, word_timestamps: bool) -> dict[str, Any]:
-    """The faster-whisper keyword arguments the product decodes with (no prompt: see the module docstring)."""
+def decode_options(language: str, beam_size: int, word_timestamps: bool, timestamp_tokens: bool = True
+                   ) -> dict[str, Any]:
+    """The faster-whisper keyword arguments the product decodes with (no prompt: see the module docstring); with
+    ``timestamp_tokens`` False, whisper writes text only (`FasterWhisperASR.plain_text`)."""
     return {
         "language": language,
         "task": "transcribe",
@@ -92,9 +102,14 @@ def decode_options(language: str, beam_size: int, word_timestamps: bool) -> dict
         "no_speech_threshold": 0.6,
         "condition_on_previous_text": True,
         "word_timestamps": word_timestamps,
+        "without_timestamps": not timestamp_tokens,
         "vad_filter": True,
         "vad_parameters": dict(VAD_OPTIONS),
     }
+
+
+PLAIN_TEXT_SECONDS = 30.0
+"""The longest window decoded as text only (`FasterWhisperASR.plain_text`): whisper's own window."""
 
 
 def hotword_list(hotwords: str | Sequence[str] | None) -> list[str]:
@@ -194,6 +209,13 @@ def is_phantom_repeat(words: Sequence[tuple[str, float, float, float]], language
     cjk = language in _CJK_LANGS
     units = sum(len(w[0].strip()) for w in spoken) if cjk else len(spoken)
     return statistics.median(w[1] for w in spoken) < 0.15 and units / span > (15.0 if cjk else 7.0)
+
+
+def repeats_itself(text: str) -> bool:
+    """True when ``text`` is one stretch of at least four letters or characters said two or more times over
+    (spacing, case and punctuation aside)."""
+    core = "".join(re.findall(r"\w", text.casefold()))
+    return bool(re.fullmatch(r"(.{4,}?)\1+", core))
 
 
 @register
@@ -373,18 +395,41 @@ class FasterWhisperASR(ASR):
                 else:
                     heard = self.has_speech(audio)
                 if heard:
-                    opts = decode_options(language, self.settings.asr_beam_size, word_timestamps)
+                    plain = self.plain_text(language, len(audio) / 16000)
                     try:
                         with self._encoder_padding(model, language):
-                            seg_iter, _info = model.transcribe(audio, **opts)
-                            for s in seg_iter:
-                                put("segment", s, offset, language,
-                                    _heard(model, s, language) if self.settings.asr_spelling else None)
+                            for s, scorer in self._decoded(model, audio, language, word_timestamps, plain):
+                                put("segment", s, offset, language, scorer)
                                 put("progress", fraction(offset + s.end))
                     except (RuntimeError, ValueError) as exc:
                         raise ModelError(f"speech recognition failed: {exc}") from exc
                 put("progress", fraction(offset + len(audio) / 16000))
         put("done", language, lang_prob, total)
+
+    def _decoded(self, model: Any, audio: Any, language: str, word_timestamps: bool, plain: bool
+                 ) -> Iterator[tuple[Any, Scorer | None]]:
+        """whisper's segments of one window, each with its `asr_acoustic.Scorer` (None without spelling). A window
+        decoded as text only (``plain``) whose text says the same thing twice over (`repeats_itself`: whisper
+        without timestamps can read a sentence again after its end) is decoded again with timestamp tokens."""
+        opts = decode_options(language, self.settings.asr_beam_size, word_timestamps, not plain)
+        seg_iter, _info = model.transcribe(audio, **opts)
+        spelled = self.settings.asr_spelling
+        if not plain:
+            for s in seg_iter:
+                yield s, _heard(model, s, language) if spelled else None
+            return
+        got = [(s, _heard(model, s, language) if spelled else None) for s in seg_iter]
+        if repeats_itself("".join(s.text for s, _ in got)):
+            yield from self._decoded(model, audio, language, word_timestamps, False)
+            return
+        yield from got
+
+    def plain_text(self, language: str, seconds: float) -> bool:
+        """Whether a window of ``seconds`` in ``language`` is decoded without whisper's timestamp tokens
+        (``asr_plain_text_languages``): only a window whisper reads at once (30 s at most), since without them
+        faster-whisper would cut longer speech every 30 s wherever a word falls. The beam then holds different
+        texts rather than one text at several timings, and the segments are cut by the word times as ever."""
+        return language in self.settings.asr_plain_text_languages and seconds <= PLAIN_TEXT_SECONDS
 
     def _encoder_padding(self, model: Any, language: str) -> AbstractContextManager[None]:
         """The encoder's padding for ``language`` in this thread (`RescoringWhisper.padding`)."""
