@@ -59,6 +59,18 @@ def test_chinese_comes_out_simplified(asr):
         assert to_simplified(w.text) == w.text
 
 
+def test_the_beams_other_texts_mend_a_misheard_place_name(asr):
+    """whisper-base writes 滨海新区 as 冰台新区; another text of its beam has 海 for 台 (冰海星区), and with 滨 a
+    sound-alike of 冰 the speller reaches the dictionary word 滨海 (`ChineseSpeller.beam_candidates`)."""
+    from zhimei.models.asr_whisper import beam_alternatives
+
+    alts = beam_alternatives("我想问我在冰台新区有房", ["我想问我在冰海星区有房", "我想问我在冰台新居有房。", "我想问"])
+    assert alts == ["", "", "", "", "", "", "海", "星", "居", "", ""]
+    assert beam_alternatives("冰台新区", []) == [""] * 4
+    t = asr.transcribe(ZH, language="zh")
+    assert "滨海新区" in t.text, t.text
+
+
 def test_hotwords_are_accepted(asr):
     t = asr.transcribe(ZH, language="zh", hotwords=["滨海新区"])
     assert "新区" in t.text

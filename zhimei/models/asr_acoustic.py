@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["HEARD_PADDING", "HeardWindow", "Reading", "Scorer"]
+__all__ = ["HEARD_PADDING", "HeardWindow", "Reading", "Scorer", "SegmentScorer"]
 
 HEARD_PADDING = 100
 """Encoder positions (20 ms each) read after the window's speech when scoring texts. Each read costs about 20 ms on
@@ -55,8 +55,9 @@ class HeardWindow:
     sequence, the text token ids of its segments and its frame count, as faster-whisper handed them to ``align``."""
 
     def __init__(self, model: Any, tokenizer: Any, features: Any, start: Sequence[int], tokens: Sequence[int],
-                 frames: int) -> None:
+                 frames: int, hypotheses: Sequence[str] = ()) -> None:
         self._model = model
+        self.hypotheses = tuple(hypotheses)
         self._tok = tokenizer
         self._features: Any = features
         self._short: Any = None
@@ -83,9 +84,9 @@ class HeardWindow:
                 ctranslate2.StorageView.from_array(np.array(x[:, :keep]))  # a copy: a view would keep the rest
             self._features = None
 
-    def scorer(self, segment_tokens: Sequence[int], end_of_text: int) -> Scorer | None:
-        """A `Scorer` for the segment whose decoded token ids are ``segment_tokens`` (timestamp and special tokens,
-        ids from ``end_of_text`` up, are ignored); None when this window does not hold that segment."""
+    def scorer(self, segment_tokens: Sequence[int], end_of_text: int) -> SegmentScorer | None:
+        """A `SegmentScorer` for the segment whose decoded token ids are ``segment_tokens`` (timestamp and special
+        tokens, ids from ``end_of_text`` up, are ignored); None when this window does not hold that segment."""
         seg = [t for t in segment_tokens if t < end_of_text]
         at = _find(self.tokens, seg) if seg else -1
         if at < 0:
@@ -103,7 +104,19 @@ class HeardWindow:
                 out.append(Reading(logprobs, tuple(end - 1 for _start, end in encoded.offsets)))
             return out
 
-        return score
+        return SegmentScorer(score, self.hypotheses)
+
+
+class SegmentScorer:
+    """A `Scorer` for one segment (called with texts: whisper's `Reading` of each in the segment's place) that also
+    holds the other texts whisper's beam wrote for the segment's window (``hypotheses``)."""
+
+    def __init__(self, read: Scorer, hypotheses: Sequence[str] = ()) -> None:
+        self._read = read
+        self.hypotheses = tuple(hypotheses)
+
+    def __call__(self, texts: Sequence[str]) -> list[Reading]:
+        return self._read(texts)
 
 
 def _logs(probs: Sequence[float]) -> np.ndarray:

@@ -20,7 +20,8 @@ trimmed padding the beam of a clean 2 s Mandarin clip held an empty one that won
 `LOOP_RATIO`) is encoded whole and decoded again before faster-whisper would fall back to random sampling: one of 71
 CMRC clips (6 → 1 errors; its sampled output had ranged from 6 to 106 between runs), the same transcript on every run.
 Each window's alignment is kept for its thread (`RescoringWhisper.heard`), so the Chinese speller can ask whisper how
-a corrected segment sounds against its audio (`asr_acoustic`).
+a corrected segment sounds against its audio (`asr_acoustic`), with the Mandarin beam's other texts, whose characters
+the speller tries in words (`asr_whisper.beam_alternatives`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from zhimei.models.asr_acoustic import HeardWindow, Scorer
+from zhimei.models.asr_acoustic import HeardWindow, SegmentScorer
 from zhimei.models.llama_read import READ_TOKENS, reader
 from zhimei.models.textnorm import to_simplified
 
@@ -245,15 +246,16 @@ class RescoringWhisper:
         results = self._inner.align(features, start_sequence, text_tokens, num_frames, **kwargs)
         if len(text_tokens) == 1:
             frames = num_frames[0] if isinstance(num_frames, (list, tuple)) else num_frames
-            self._local.window = HeardWindow(self._inner, self._tok, features, start_sequence, text_tokens[0], frames)
+            self._local.window = HeardWindow(self._inner, self._tok, features, start_sequence, text_tokens[0], frames,
+                                             getattr(self._local, "hypotheses", ()))
         return results
 
     def heard_window(self) -> HeardWindow | None:
         """The last window this thread aligned (faster-whisper aligns each window before yielding its segments)."""
         return getattr(self._local, "window", None)
 
-    def heard(self, segment_tokens: Sequence[int]) -> Scorer | None:
-        """whisper's `asr_acoustic.Scorer` for a segment just yielded in this thread (its token ids), or None."""
+    def heard(self, segment_tokens: Sequence[int]) -> SegmentScorer | None:
+        """whisper's `asr_acoustic.SegmentScorer` for a segment just yielded in this thread (its token ids), or None."""
         window = self.heard_window()
         return window.scorer(segment_tokens, self._eot) if window is not None else None
 
@@ -265,6 +267,7 @@ class RescoringWhisper:
         window encoded over its speech and part of the padding decodes into a loop (`LOOP_RATIO`), it is encoded
         whole and decoded again, as whisper was trained to read it, before faster-whisper falls back to sampling."""
         self._local.window = None  # this window's alignment comes next
+        self._local.hypotheses = ()
         results = self._generate(features, prompts, **kwargs)
         whole = getattr(self._local, "whole", None)
         if whole is None or len(prompts) != 1 or kwargs.get("sampling_temperature"):
@@ -292,4 +295,6 @@ class RescoringWhisper:
         if language == "zh":  # whisper mixes Traditional and Simplified: the LM should judge words, not script
             texts = [to_simplified(t) for t in texts]
         best = best_hypothesis(acoustic, texts, scorer.compare, self.weight, lead=int(np.argmax(result.scores)))
+        if language == "zh":
+            self._local.hypotheses = tuple(dict.fromkeys(t for t in texts if t != texts[best]))
         return [_Chosen(result, best)]

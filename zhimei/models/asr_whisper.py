@@ -55,7 +55,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from zhimei.models.asr_acoustic import Scorer
+from zhimei.models.asr_acoustic import SegmentScorer
 from zhimei.models.asr_rescore import LMScorer, RescoringWhisper, rescoring_lm_path
 from zhimei.models.audio import as_wav16k, read_windows, wav_duration
 from zhimei.models.base import ModelError, model_cache_dir
@@ -124,7 +124,8 @@ ASR_SPELLER: dict[str, Any] = {"shape_penalty": 99.0, "margin": 5.0, "max_checks
                                "max_homophone_checks": 12, "homophone_words": 3, "homophone_margin": 5.0,
                                "nasal_words": True, "nasal_margin": 6.0, "window": 2, "acoustic_weight": 0.5,
                                "acoustic_floor": 3.0, "acoustic_margin": 3.0, "acoustic_ceiling": 10.0,
-                               "acoustic_reads": 4, "max_pinyin_checks": 4}
+                               "acoustic_reads": 4, "max_pinyin_checks": 4,
+                               "max_beam_checks": 4}
 """`zh_speller.ChineseSpeller` settings for transcripts (the proofreader's suit written text): speech errors are
 never shape-alike, a transcript has more of them per clause than edited text, and only characters whisper gave a
 probability of at most 0.9 are challenged (at first 0.8, about a third of the characters; opening every character
@@ -162,7 +163,13 @@ A pinyin input method's reading of each clause's syllables proposes the words it
 characters (`pinyin_lm`, SunPinyin's word trigram: 韩家座也→寒假作业, 原猪→圆珠, 付出几→副处级), up to 4 runs per
 clause, judged like same-sound words (and read by whisper like them): 0.1811 → 0.1725 and 0.2548 → 0.2455 on later
 builds (bare 0.2059 / 0.2762), 13 ms of reading per 5 s clip (8 runs and 24 characters per syllable: 0.1709 /
-0.2449; the trigram as a second judge beside gemma, 0.05-1 × its change in log-probability: no better)."""
+0.2449; the trigram as a second judge beside gemma, 0.05-1 × its change in log-probability: no better).
+The characters whisper's beam wrote in the other hypotheses of the window join them (`beam_alternatives`; the beam
+holds different texts since Mandarin windows are decoded as text only): dictionary words that put one in an open
+place, with at most one more sound-alike change, up to 4 per clause, judged like same-sound words
+(`ChineseSpeller.beam_candidates`: 冰台新区 → 滨海新区, 海 from 冰海星区). The real Mandarin dev clip: 2 errors → 0;
+synthetic builds: 298 → 298 and 389 → 383 errors (runner-ups from a teacher-forced pass over the vocabulary instead
+cost 0.2 s a segment)."""
 _asr_speller: Any = None
 _asr_speller_lock = threading.Lock()
 
@@ -407,7 +414,7 @@ class FasterWhisperASR(ASR):
         put("done", language, lang_prob, total)
 
     def _decoded(self, model: Any, audio: Any, language: str, word_timestamps: bool, plain: bool
-                 ) -> Iterator[tuple[Any, Scorer | None]]:
+                 ) -> Iterator[tuple[Any, SegmentScorer | None]]:
         """whisper's segments of one window, each with its `asr_acoustic.Scorer` (None without spelling). A window
         decoded as text only (``plain``) whose text says the same thing twice over (`repeats_itself`: whisper
         without timestamps can read a sentence again after its end) is decoded again with timestamp tokens."""
@@ -439,7 +446,7 @@ class FasterWhisperASR(ASR):
         return nullcontext()
 
     def _segments(self, s: Any, offset: float, language: str, terms: list[str],
-                  heard: Scorer | None = None) -> list[Segment]:
+                  heard: SegmentScorer | None = None) -> list[Segment]:
         """One whisper segment as transcript segments: Chinese clean-up, homophone and spelling correction (with
         ``heard``, whisper's reading of corrected texts over the segment's audio), then split at sentence ends and
         long pauses using the word times."""
@@ -559,7 +566,7 @@ def _correct_words(texts: list[str], probs: list[float], terms: list[str], gener
     return _recut(texts, fixed)
 
 
-def _heard(model: Any, s: Any, language: str) -> Scorer | None:
+def _heard(model: Any, s: Any, language: str) -> SegmentScorer | None:
     """whisper's `asr_acoustic.Scorer` for a Chinese segment just decoded in this thread (None for other languages
     or without the rescoring wrapper)."""
     wrapper = model.model
@@ -568,7 +575,8 @@ def _heard(model: Any, s: Any, language: str) -> Scorer | None:
     return wrapper.heard(s.tokens)
 
 
-def _spell_words(texts: list[str], probs: list[float], terms: list[str], heard: Scorer | None = None) -> list[str]:
+def _spell_words(texts: list[str], probs: list[float], terms: list[str], heard: SegmentScorer | None = None
+                 ) -> list[str]:
     """Correct the characters of one Chinese segment with the speller tuned for speech (`ASR_SPELLER`: only
     characters whisper was unsure of are challenged; with ``heard``, whisper's reading of each likely edit over the
     segment's audio counts too); edits replace one character by one, so the text is cut back into the same words.
@@ -582,9 +590,27 @@ def _spell_words(texts: list[str], probs: list[float], terms: list[str], heard: 
     joined = "".join(texts)
     kept = {i for t in terms if t for m in re.finditer(re.escape(t), joined) for i in range(m.start(), m.end())}
     conf = [p for t, p in zip(texts, probs, strict=True) for _ in t]
-    edits = [e for e in _asr_speller.correct(joined, conf, heard) if kept.isdisjoint(range(e.start, e.end))]
+    alts = None
+    if heard is not None and _asr_speller.max_beam_checks > 0:
+        alts = beam_alternatives(joined, heard.hypotheses)
+    edits = [e for e in _asr_speller.correct(joined, conf, heard, alts) if kept.isdisjoint(range(e.start, e.end))]
     fixed = apply_edits(joined, edits)
     return _recut(texts, fixed)
+
+
+def beam_alternatives(text: str, hypotheses: Sequence[str]) -> list[str]:
+    """For each character of ``text``, the Chinese characters other beam hypotheses wrote in its place (where one
+    replaces a run of ``text`` by a run of the same length)."""
+    from difflib import SequenceMatcher
+
+    alts = [""] * len(text)
+    for hyp in hypotheses:
+        for op, a0, a1, b0, b1 in SequenceMatcher(None, text, hyp, autojunk=False).get_opcodes():
+            if op == "replace" and a1 - a0 == b1 - b0:
+                for i, c in zip(range(a0, a1), hyp[b0:b1], strict=True):
+                    if "\u4e00" <= c <= "\u9fff" and c != text[i] and c not in alts[i]:
+                        alts[i] += c
+    return alts
 
 
 def _recut(texts: list[str], fixed: str) -> list[str]:

@@ -298,10 +298,9 @@ class ChineseSpeller:
         (``alternatives``: a string per character of ``clause``) in an open place, with at most one more open
         character changed to one that sounds (nearly) the same or to a runner-up: (log-frequency gain over the span,
         offset, word, "beam"), at least ``beam_ratio`` above the span, best first, at most ``max_beam_checks``.
-        The recogniser knows sounds the confusion sets do not: whisper-base wrote 冰台新区 with 海 as its runner-up
-        for 台, and 滨 sounds like 冰, so 滨海新区 is proposed. Off in the transcript speller for now
-        (`ASR_SPELLER`): runner-ups read by a teacher-forced decoder pass cost 0.2 s a segment for 719 → 717 errors
-        on synthetic speech."""
+        The recogniser knows sounds the confusion sets do not: whisper-base wrote 冰台新区 with 海 in another beam
+        hypothesis (冰海星区), and 滨 sounds like 冰, so 滨海新区 is proposed (the transcript speller takes the
+        runner-ups from the beam's other texts: `asr_whisper.beam_alternatives`)."""
         if self.max_beam_checks <= 0 or not any(alternatives):
             return []
         from zhimei.models.zh_correct import get_corrector
