@@ -124,8 +124,7 @@ ASR_SPELLER: dict[str, Any] = {"shape_penalty": 99.0, "margin": 5.0, "max_checks
                                "max_homophone_checks": 12, "homophone_words": 3, "homophone_margin": 5.0,
                                "nasal_words": True, "nasal_margin": 6.0, "window": 2, "acoustic_weight": 0.5,
                                "acoustic_floor": 3.0, "acoustic_margin": 3.0, "acoustic_ceiling": 10.0,
-                               "acoustic_reads": 4, "max_pinyin_checks": 4,
-                               "max_beam_checks": 4}
+                               "acoustic_reads": 4, "max_pinyin_checks": 4, "max_beam_checks": 4}
 """`zh_speller.ChineseSpeller` settings for transcripts (the proofreader's suit written text): speech errors are
 never shape-alike, a transcript has more of them per clause than edited text, and only characters whisper gave a
 probability of at most 0.9 are challenged (at first 0.8, about a third of the characters; opening every character
@@ -168,8 +167,8 @@ The characters whisper's beam wrote in the other hypotheses of the window join t
 holds different texts since Mandarin windows are decoded as text only): dictionary words that put one in an open
 place, with at most one more sound-alike change, up to 4 per clause, judged like same-sound words
 (`ChineseSpeller.beam_candidates`: 冰台新区 → 滨海新区, 海 from 冰海星区). The real Mandarin dev clip: 2 errors → 0;
-synthetic builds: 298 → 298 and 389 → 383 errors (runner-ups from a teacher-forced pass over the vocabulary instead
-cost 0.2 s a segment)."""
+two builds each of the synthetic sets: 298 → 298, 389 → 383, 297 → 295 and 388 → 391 errors, no measurable time
+(runner-ups from a teacher-forced pass over whisper's vocabulary instead cost 0.2 s a segment)."""
 _asr_speller: Any = None
 _asr_speller_lock = threading.Lock()
 
@@ -415,9 +414,10 @@ class FasterWhisperASR(ASR):
 
     def _decoded(self, model: Any, audio: Any, language: str, word_timestamps: bool, plain: bool
                  ) -> Iterator[tuple[Any, SegmentScorer | None]]:
-        """whisper's segments of one window, each with its `asr_acoustic.Scorer` (None without spelling). A window
-        decoded as text only (``plain``) whose text says the same thing twice over (`repeats_itself`: whisper
-        without timestamps can read a sentence again after its end) is decoded again with timestamp tokens."""
+        """whisper's segments of one window, each with its `asr_acoustic.SegmentScorer` (None without spelling).
+        A window decoded as text only (``plain``) whose text says the same thing twice over (`repeats_itself`:
+        whisper without timestamps can read a sentence again after its end) is decoded again with timestamp
+        tokens."""
         opts = decode_options(language, self.settings.asr_beam_size, word_timestamps, not plain)
         seg_iter, _info = model.transcribe(audio, **opts)
         spelled = self.settings.asr_spelling
@@ -567,8 +567,8 @@ def _correct_words(texts: list[str], probs: list[float], terms: list[str], gener
 
 
 def _heard(model: Any, s: Any, language: str) -> SegmentScorer | None:
-    """whisper's `asr_acoustic.Scorer` for a Chinese segment just decoded in this thread (None for other languages
-    or without the rescoring wrapper)."""
+    """whisper's `asr_acoustic.SegmentScorer` for a Chinese segment just decoded in this thread (None for other
+    languages or without the rescoring wrapper)."""
     wrapper = model.model
     if language != "zh" or not isinstance(wrapper, RescoringWhisper):
         return None
