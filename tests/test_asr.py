@@ -339,7 +339,7 @@ def test_a_text_only_window_said_twice_over_is_decoded_again_with_timestamps(asr
     t = asr.transcribe(twice, language="en")
     assert [plain for plain, _text in said] == [True, False], said
     assert repeats_itself(said[0][1])
-    assert t.text.lower().replace(",", "").count("ask not what your country can do for you") == 2, t.text
+    assert t.text.lower().replace(",", "").count("what your country can do for you") == 2, t.text
     assert t.segments[-1].end > 15
 
 
