@@ -56,7 +56,7 @@ from pathlib import Path
 from typing import Any
 
 from zhimei.models.asr_acoustic import SegmentScorer
-from zhimei.models.asr_rescore import LMScorer, RescoringWhisper, rescoring_lm_path
+from zhimei.models.asr_rescore import WHISPER_FRAMES, LMScorer, RescoringWhisper, rescoring_lm_path
 from zhimei.models.audio import as_wav16k, read_windows, wav_duration
 from zhimei.models.base import ModelError, model_cache_dir
 from zhimei.models.interfaces import ASR
@@ -108,8 +108,9 @@ def decode_options(language: str, beam_size: int, word_timestamps: bool, timesta
     }
 
 
-PLAIN_TEXT_SECONDS = 30.0
-"""The longest window decoded as text only (`FasterWhisperASR.plain_text`): whisper's own window."""
+PLAIN_TEXT_SECONDS = WHISPER_FRAMES / 100
+"""The longest window decoded as text only (`FasterWhisperASR.plain_text`): whisper's own window (30 s of mel
+frames, 100 a second)."""
 
 
 def hotword_list(hotwords: str | Sequence[str] | None) -> list[str]:
